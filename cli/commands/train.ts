@@ -1,0 +1,180 @@
+import { readFile } from 'node:fs/promises';
+import { exportModelFiles } from '../../model/artifacts';
+import { subset } from '../../model/data/source';
+import { randomSplit } from '../../model/data/split';
+import { evaluate } from '../../model/evaluate';
+import { ClassifierModel, isArchName, ARCH_NAMES, HEAD_PREFIX } from '../../model/model';
+import { caffeBgr, torchvisionNorm, type PreprocessSpec } from '../../model/preprocess';
+import { readPth, writePth } from '../../model/pth';
+import type { StateDict } from '../../model/tensor-data';
+import { train, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
+import { initNodeBackend } from '../backend';
+import { UsageError } from '../errors';
+import { numberOption, parse } from '../main';
+import { writeModelDir } from '../model-store';
+import { classesOf, labelledSource, readLocalDataset } from '../node-data';
+import { createTrainProgress } from '../progress';
+
+const HELP = `scenelab train — fine-tune a classifier on a labelled image folder
+
+  --data DIR|FILE       Intel-layout folder (<class>/*.jpg, seg_train/seg_train/<class>/…) or a Vertex AI import file
+  --arch NAME           ${ARCH_NAMES.join(' | ')}
+  --out RUN_DIR         where the run is written (model.json, weights.bin, model.pth, metrics, curves)
+  --weights FILE.pth    torchvision state_dict to start from (partial files load; a head for other classes is replaced)
+  --freeze              train the head only, on backbone features computed once
+  --epochs N            (${DEFAULT_TRAIN_OPTIONS.epochs})    --batch-size N (${DEFAULT_TRAIN_OPTIONS.batchSize})    --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
+  --optimizer adam|sgd  (${DEFAULT_TRAIN_OPTIONS.optimizer})  --momentum X (${DEFAULT_TRAIN_OPTIONS.momentum})  --weight-decay X (0)
+  --val-split F         fraction held out for validation (0.1)   --seed N (0)
+  --no-flip             no horizontal-flip augmentation
+  --early-stopping N    stop after N epochs without a better validation loss, keep the best weights
+  --preprocessing P     auto | caffe-bgr | torchvision (auto: torchvision for a full ImageNet torchvision file, else caffe-bgr for SqueezeNet, torchvision for MobileNetV3)
+  --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
+  --json                print the summary as one JSON object`;
+
+function choosePreprocessing(name: string, arch: string, weights: StateDict | null): PreprocessSpec {
+  switch (name) {
+    case 'caffe-bgr':
+      return caffeBgr();
+    case 'torchvision':
+      return torchvisionNorm();
+    case 'auto': {
+      const head = weights ? [...weights].find(([k]) => k.startsWith(HEAD_PREFIX) && k.endsWith('.weight')) : undefined;
+      const imagenetHead = head !== undefined && head[1].shape[0] === 1000;
+      return arch === 'squeezenet1_1' && !imagenetHead ? caffeBgr() : torchvisionNorm();
+    }
+    default:
+      throw new UsageError(`--preprocessing must be auto, caffe-bgr or torchvision, got "${name}"`);
+  }
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values: v } = parse(argv, {
+    data: { type: 'string' },
+    arch: { type: 'string' },
+    out: { type: 'string' },
+    weights: { type: 'string' },
+    freeze: { type: 'boolean' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    momentum: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'val-split': { type: 'string' },
+    seed: { type: 'string' },
+    'no-flip': { type: 'boolean' },
+    'early-stopping': { type: 'string' },
+    preprocessing: { type: 'string' },
+    'gs-root': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (!v.data) throw new UsageError('--data is required (a folder of <class>/ images or an import file)');
+  if (!v.arch) throw new UsageError(`--arch is required (${ARCH_NAMES.join(' or ')})`);
+  if (!isArchName(v.arch)) throw new UsageError(`--arch must be ${ARCH_NAMES.join(' or ')}, got "${v.arch}"`);
+  if (!v.out) throw new UsageError('--out is required (the run directory to write)');
+  const patience = v['early-stopping'] === undefined ? null : numberOption('early-stopping', v['early-stopping'], 3, true);
+  const options: TrainOptions = {
+    freeze: v.freeze ?? false,
+    epochs: numberOption('epochs', v.epochs, DEFAULT_TRAIN_OPTIONS.epochs, true),
+    batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_TRAIN_OPTIONS.batchSize, true),
+    learningRate: numberOption('lr', v.lr, DEFAULT_TRAIN_OPTIONS.learningRate),
+    optimizer: (v.optimizer ?? DEFAULT_TRAIN_OPTIONS.optimizer) as TrainOptions['optimizer'],
+    momentum: numberOption('momentum', v.momentum, DEFAULT_TRAIN_OPTIONS.momentum),
+    weightDecay: numberOption('weight-decay', v['weight-decay'], DEFAULT_TRAIN_OPTIONS.weightDecay),
+    hflip: !v['no-flip'],
+    earlyStopping: patience === null ? null : { patience, minDelta: 0 },
+    seed: numberOption('seed', v.seed, DEFAULT_TRAIN_OPTIONS.seed, true),
+  };
+  if (options.optimizer !== 'adam' && options.optimizer !== 'sgd') throw new UsageError(`--optimizer must be adam or sgd, got "${String(options.optimizer)}"`);
+  const valSplit = numberOption('val-split', v['val-split'], 0.1);
+  if (!(valSplit >= 0 && valSplit < 1)) throw new UsageError(`--val-split must be in [0, 1), got ${valSplit}`);
+
+  let weights: StateDict | null = null;
+  if (v.weights) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(v.weights);
+    } catch {
+      throw new UsageError(`--weights ${v.weights}: no such file`);
+    }
+    try {
+      weights = readPth(bytes);
+    } catch (e) {
+      throw new UsageError(`--weights ${v.weights}: ${(e as Error).message}`);
+    }
+  }
+
+  const ds = await readLocalDataset(v.data, v['gs-root']);
+  const trainRecords = ds.records.filter((r) => r.label !== null && (r.split === 'train' || r.split === 'unassigned' || r.split === 'validation'));
+  const classes = classesOf(trainRecords);
+  if (classes.length < 2) throw new UsageError(`--data ${v.data}: found ${classes.length} class folder(s) with images; need at least 2`);
+  for (const p of ds.problems) process.stderr.write(`skipped ${p.source}: ${p.reason}\n`);
+
+  const backend = await initNodeBackend('wasm');
+  const log = (s: string): void => void (v.json ? process.stderr : process.stdout).write(s + '\n');
+  const { source: all } = labelledSource(ds, trainRecords, classes);
+  // Validation comes from the import file's own split when it has one, else from a seeded random split.
+  const fixedVal = trainRecords.map((r, i) => (r.split === 'validation' ? i : -1)).filter((i) => i >= 0);
+  const split = fixedVal.length > 0
+    ? { train: trainRecords.map((_, i) => i).filter((i) => trainRecords[i]!.split !== 'validation'), val: fixedVal }
+    : randomSplit(all.size, valSplit, options.seed);
+  log(`data: ${all.size} images in ${classes.length} classes (${classes.join(', ')}); ${split.train.length} train / ${split.val.length} validation`);
+
+  const model = ClassifierModel.create({ arch: v.arch, numClasses: classes.length, labels: classes, preprocessing: choosePreprocessing(v.preprocessing ?? 'auto', v.arch, weights), seed: options.seed });
+  try {
+    log(`model: ${v.arch}, ${model.parameterCount.toLocaleString('en')} parameters, preprocessing ${model.preprocessing.name}, backend ${backend.name}${backend.simd ? '+simd' : ''}`);
+    if (weights) {
+      const r = model.loadStateDict(weights);
+      log(`weights: filled ${r.filled.length} tensors from ${v.weights}; ${r.kept.length} keep their initial values${r.kept.length ? ` (${summarise(r.kept)})` : ''}${r.headReplaced.length ? `; head replaced (${summarise(r.headReplaced)})` : ''}`);
+    }
+    const controller = new AbortController();
+    const onSigint = (): void => controller.abort();
+    process.once('SIGINT', onSigint);
+    const progress = createTrainProgress(process.stderr, Boolean(process.stderr.isTTY));
+    const started = performance.now();
+    const result = await train(model, { train: subset(all, split.train), val: split.val.length ? subset(all, split.val) : null }, options, { onEvent: progress, signal: controller.signal });
+    process.off('SIGINT', onSigint);
+    const trainSeconds = (performance.now() - started) / 1000;
+
+    const metrics = split.val.length ? await evaluate(model, subset(all, split.val)) : null;
+    const files = await exportModelFiles(model, {
+      hyperparameters: { arch: v.arch, weights: v.weights ?? null, valSplit, preprocessing: model.preprocessing.name, ...options },
+      history: result.history,
+      ...(metrics && { metrics: { split: 'validation', ...withoutPredictions(metrics) } }),
+    });
+    files.set('model.pth', writePth(await model.stateDict()));
+    await writeModelDir(v.out, files);
+    const summary = {
+      out: v.out,
+      epochs: result.history.length,
+      bestEpoch: result.bestEpoch,
+      cancelled: result.cancelled,
+      stoppedEarly: result.stoppedEarly,
+      trainSeconds: Number(trainSeconds.toFixed(1)),
+      valAccuracy: metrics?.accuracy ?? null,
+      skipped: result.skipped,
+    };
+    if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else {
+      log(`${result.cancelled ? 'cancelled; saved what was learnt' : 'done'} in ${trainSeconds.toFixed(1)} s${metrics ? `; validation accuracy ${metrics.accuracy.toFixed(4)}` : ''}; run written to ${v.out}`);
+      if (result.skipped.length) log(`${result.skipped.length} image(s) skipped (listed above)`);
+    }
+    return result.cancelled ? 130 : 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+function summarise(names: string[]): string {
+  return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+}
+
+function withoutPredictions<T extends { predictions: unknown }>(r: T): Omit<T, 'predictions'> {
+  const { predictions: _, ...rest } = r;
+  return rest;
+}

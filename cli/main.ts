@@ -1,0 +1,64 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors';
+
+const HELP = `scenelab — train, evaluate and run SceneLab image classifiers
+
+Usage:
+  scenelab train   --data DIR|FILE --arch squeezenet1_1|mobilenet_v3_small --out RUN_DIR [options]
+  scenelab eval    --model RUN_DIR|BUNDLE --data DIR|FILE [--json]
+  scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
+  scenelab export  --model RUN_DIR|BUNDLE (--pth FILE | --bundle FILE)
+
+Run "scenelab <command> --help" for a command's options.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  train: async () => (await import('./commands/train')).trainCommand,
+  eval: async () => (await import('./commands/eval')).evalCommand,
+  predict: async () => (await import('./commands/predict')).predictCommand,
+  export: async () => (await import('./commands/export')).exportCommand,
+};
+
+/** Parses options strictly; unknown flags and missing values become a one-line UsageError. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
+  }
+}
+
+/** Reads a numeric option, naming it in the error. */
+export function numberOption(name: string, value: string | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Runs the CLI and returns the exit code. Errors are printed on one line, never as a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP + '\n');
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`scenelab: unknown command "${name}" (expected ${Object.keys(COMMANDS).join(', ')})\n`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (e) {
+    const err = e as Error;
+    const known = err instanceof UsageError || ['WeightsMismatchError', 'PthFormatError', 'ModelFormatError', 'ImageDecodeError', 'RangeError'].includes(err.name);
+    const message = (err.message ?? String(e)).split('\n')[0];
+    process.stderr.write(`scenelab ${name}: ${known ? '' : 'error: '}${message}\n`);
+    if (process.env.SCENELAB_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}

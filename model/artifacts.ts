@@ -1,0 +1,174 @@
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { trainingCurvesSvg } from './curves';
+import type { EvalReport } from './evaluate';
+import { ClassifierModel, isArchName, type NamedWeight } from './model';
+import { validatePreprocessSpec, type PreprocessSpec } from './preprocess';
+import { sizeOf } from './tensor-data';
+import type { EpochRecord, TrainOptions } from './train';
+
+/** `model.json`: what to build, how to feed it, and where its weights are (tfjs weights-manifest layout). */
+export interface ModelJson {
+  format: 'scenelab-classifier';
+  formatVersion: 1;
+  arch: string;
+  numClasses: number;
+  labels: string[];
+  preprocessing: PreprocessSpec;
+  /** Parameters in TensorFlow.js layout under torchvision key names, float32 little-endian. */
+  weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; shape: number[]; dtype: 'float32' }> }>;
+}
+
+/** What a training run adds beside the model. */
+export interface RunExtras {
+  hyperparameters?: Partial<TrainOptions> & Record<string, unknown>;
+  metrics?: Omit<EvalReport, 'predictions'> | Record<string, unknown>;
+  history?: EpochRecord[];
+}
+
+/** Files of a model directory or bundle, by relative name. */
+export type ModelFiles = Map<string, Uint8Array>;
+
+/** A model directory or bundle that cannot be loaded; the message says which file and why. */
+export class ModelFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFormatError';
+  }
+}
+
+const json = (v: unknown): Uint8Array => strToU8(JSON.stringify(v, null, 2) + '\n');
+
+/**
+ * The files of a run directory / model bundle: `model.json` + `weights.bin` (the tfjs model),
+ * `labels.json`, `preprocessing.json`, and when given `hyperparameters.json`, `metrics.json`,
+ * `history.json` and `curves.svg`.
+ */
+export async function exportModelFiles(model: ClassifierModel, extras: RunExtras = {}): Promise<ModelFiles> {
+  const weights = await model.getWeights();
+  const total = weights.reduce((n, w) => n + w.data.length, 0);
+  const bin = new Float32Array(total);
+  let off = 0;
+  for (const w of weights) {
+    bin.set(w.data, off);
+    off += w.data.length;
+  }
+  const manifest: ModelJson = {
+    format: 'scenelab-classifier',
+    formatVersion: 1,
+    arch: model.archName,
+    numClasses: model.numClasses,
+    labels: model.labels,
+    preprocessing: model.preprocessing,
+    weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
+  };
+  const files: ModelFiles = new Map([
+    ['model.json', json(manifest)],
+    ['weights.bin', new Uint8Array(bin.buffer)],
+    ['labels.json', json(model.labels)],
+    ['preprocessing.json', json(model.preprocessing)],
+  ]);
+  if (extras.hyperparameters) files.set('hyperparameters.json', json(extras.hyperparameters));
+  if (extras.metrics) files.set('metrics.json', json(extras.metrics));
+  if (extras.history) {
+    files.set('history.json', json(extras.history));
+    files.set('curves.svg', strToU8(trainingCurvesSvg(extras.history)));
+  }
+  return files;
+}
+
+function parseJson(files: ModelFiles, name: string): unknown {
+  const bytes = files.get(name);
+  if (!bytes) throw new ModelFormatError(`${name} is missing`);
+  try {
+    return JSON.parse(strFromU8(bytes));
+  } catch {
+    throw new ModelFormatError(`${name} is not valid JSON`);
+  }
+}
+
+/** Reads and checks `model.json` alone (cheap: no weights). */
+export function readModelJson(files: ModelFiles): ModelJson {
+  const m = parseJson(files, 'model.json') as Partial<ModelJson>;
+  if (m?.format !== 'scenelab-classifier') throw new ModelFormatError('model.json is not a SceneLab classifier (format field)');
+  if (m.formatVersion !== 1) throw new ModelFormatError(`model.json format version ${String(m.formatVersion)} is not supported (this build reads version 1)`);
+  if (typeof m.arch !== 'string' || !isArchName(m.arch)) throw new ModelFormatError(`model.json names an unknown architecture "${String(m.arch)}"`);
+  if (!Number.isInteger(m.numClasses) || (m.numClasses ?? 0) < 2) throw new ModelFormatError('model.json: numClasses must be an integer ≥ 2');
+  if (!Array.isArray(m.labels) || m.labels.length !== m.numClasses || !m.labels.every((l) => typeof l === 'string'))
+    throw new ModelFormatError('model.json: labels must be one string per class');
+  try {
+    validatePreprocessSpec(m.preprocessing);
+  } catch (e) {
+    throw new ModelFormatError(`model.json: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(m.weightsManifest) || m.weightsManifest.length === 0) throw new ModelFormatError('model.json: weightsManifest is missing');
+  return m as ModelJson;
+}
+
+/** Builds the model a set of files describes. */
+export function importModelFiles(files: ModelFiles): ClassifierModel {
+  const manifest = readModelJson(files);
+  const weights: NamedWeight[] = [];
+  for (const group of manifest.weightsManifest) {
+    const chunks = group.paths.map((p) => {
+      const b = files.get(p);
+      if (!b) throw new ModelFormatError(`weights file ${p} named in model.json is missing`);
+      return b;
+    });
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let o = 0;
+    for (const c of chunks) {
+      bytes.set(c, o);
+      o += c.length;
+    }
+    const needed = group.weights.reduce((n, w) => n + sizeOf(w.shape) * 4, 0);
+    if (bytes.length !== needed) throw new ModelFormatError(`weights hold ${bytes.length} bytes, model.json describes ${needed}`);
+    // Copy into an aligned buffer: a slice of a zip or file may start at any byte offset.
+    const floats = new Float32Array(bytes.slice().buffer);
+    let at = 0;
+    for (const w of group.weights) {
+      if (w.dtype !== 'float32') throw new ModelFormatError(`weight ${w.name} has dtype ${String(w.dtype)}; only float32 is supported`);
+      const n = sizeOf(w.shape);
+      weights.push({ name: w.name, shape: w.shape, data: floats.slice(at, at + n) });
+      at += n;
+    }
+  }
+  const model = ClassifierModel.create({ arch: manifest.arch as ClassifierModel['archName'], numClasses: manifest.numClasses, labels: manifest.labels, preprocessing: manifest.preprocessing });
+  try {
+    model.setWeights(weights);
+  } catch (e) {
+    model.dispose();
+    throw new ModelFormatError(`weights do not fit ${manifest.arch}: ${(e as Error).message}`);
+  }
+  return model;
+}
+
+/** Largest bundle accepted when unzipping (decompressed), against zip bombs. */
+export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
+
+/** A model bundle: the model files in one zip. */
+export function zipModelFiles(files: ModelFiles): Uint8Array {
+  return zipSync(Object.fromEntries([...files].map(([name, data]) => [name, [data, { level: name.endsWith('.bin') ? 0 : 6 }]])));
+}
+
+/** Files of a model bundle. Accepts a bundle whose files sit inside one top-level folder. */
+export function unzipModelFiles(bundle: Uint8Array): ModelFiles {
+  let entries: Record<string, Uint8Array>;
+  let total = 0;
+  try {
+    entries = unzipSync(bundle, {
+      filter: (f) => {
+        total += f.originalSize;
+        if (total > MAX_BUNDLE_BYTES) throw new ModelFormatError(`bundle unpacks to more than ${MAX_BUNDLE_BYTES >> 20} MiB`);
+        return !f.name.endsWith('/');
+      },
+    });
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw e;
+    throw new ModelFormatError('not a zip file (a model bundle is a .zip holding model.json and weights.bin)');
+  }
+  const names = Object.keys(entries);
+  const manifest = names.find((n) => n === 'model.json' || n.endsWith('/model.json'));
+  if (!manifest) throw new ModelFormatError('bundle has no model.json');
+  const prefix = manifest.slice(0, manifest.length - 'model.json'.length);
+  return new Map(names.filter((n) => n.startsWith(prefix)).map((n) => [n.slice(prefix.length), entries[n]!]));
+}

@@ -1,0 +1,431 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchNormUpdate } from './arch/common';
+import { loadBatch, type ImageSource } from './data/source';
+import type { DataProblem } from './data/records';
+import type { ClassifierModel, NamedWeight } from './model';
+import { preprocessImages } from './preprocess';
+import { Rng } from './rng';
+
+/** Hyperparameters of one training run. Defaults: {@link DEFAULT_TRAIN_OPTIONS}. */
+export interface TrainOptions {
+  /** Train the head only, on backbone features computed once. */
+  freeze: boolean;
+  batchSize: number;
+  learningRate: number;
+  epochs: number;
+  optimizer: 'adam' | 'sgd';
+  /** SGD momentum (ignored by Adam). */
+  momentum: number;
+  /** L2 penalty added to the gradient, as PyTorch's `weight_decay`. */
+  weightDecay: number;
+  /** Random horizontal flips (scenes are left-right symmetric). */
+  hflip: boolean;
+  /** Stop when validation loss has not improved by `minDelta` for `patience` epochs, and keep the best epoch's weights. */
+  earlyStopping: { patience: number; minDelta: number } | null;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Readonly<TrainOptions> = Object.freeze({
+  freeze: false,
+  batchSize: 32,
+  learningRate: 1e-3,
+  epochs: 10,
+  optimizer: 'adam',
+  momentum: 0.9,
+  weightDecay: 0,
+  hflip: true,
+  earlyStopping: null,
+  seed: 0,
+});
+
+/** One epoch's numbers. `valLoss`/`valAccuracy` are null without a validation set. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  seconds: number;
+  learningRate: number;
+}
+
+/** Typed progress, emitted as training goes. */
+export type TrainEvent =
+  | { type: 'stage'; stage: 'features' | 'train'; done: number; total: number }
+  | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number; etaSeconds: number }
+  | ({ type: 'epoch'; epochs: number; etaSeconds: number } & EpochRecord)
+  | { type: 'skipped'; file: string; reason: string }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number };
+
+/** Everything needed to continue a run after its last completed epoch. */
+export interface TrainCheckpoint {
+  /** Epochs completed. */
+  epoch: number;
+  weights: NamedWeight[];
+  /** Optimizer slots in the optimizer's own order. */
+  optimizer: NamedWeight[];
+  rngState: number;
+  history: EpochRecord[];
+  best: { epoch: number; valLoss: number; weights: NamedWeight[] | null } | null;
+  options: TrainOptions;
+}
+
+export interface TrainHooks {
+  onEvent?: (event: TrainEvent) => void;
+  /** Checked between batches; an abort ends the run early with `cancelled: true`, keeping what was learnt. */
+  signal?: AbortSignal;
+  /** Called after every epoch; awaited, so a durable write finishes before training goes on. */
+  onCheckpoint?: (checkpoint: TrainCheckpoint) => Promise<void> | void;
+  /** Continue from this checkpoint instead of starting afresh. */
+  resume?: TrainCheckpoint;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  /** 1-based epoch whose weights the model holds at the end. */
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  cancelled: boolean;
+  /** Images that could not be decoded, by name. */
+  skipped: DataProblem[];
+  seconds: number;
+}
+
+/** The data of a run: `val` may be null (no validation, no early stopping). */
+export interface TrainData {
+  train: ImageSource;
+  val: ImageSource | null;
+}
+
+/** Checks options from a user, naming the first bad one. */
+export function validateTrainOptions(o: TrainOptions): TrainOptions {
+  const fail = (msg: string): never => {
+    throw new RangeError(msg);
+  };
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 4096) fail(`batch size must be an integer from 1 to 4096, got ${o.batchSize}`);
+  if (!(o.learningRate > 0 && o.learningRate < 10)) fail(`learning rate must be in (0, 10), got ${o.learningRate}`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1 || o.epochs > 10000) fail(`epochs must be an integer from 1 to 10000, got ${o.epochs}`);
+  if (o.optimizer !== 'adam' && o.optimizer !== 'sgd') fail(`optimizer must be adam or sgd, got ${String(o.optimizer)}`);
+  if (!(o.momentum >= 0 && o.momentum < 1)) fail(`momentum must be in [0, 1), got ${o.momentum}`);
+  if (!(o.weightDecay >= 0 && o.weightDecay < 1)) fail(`weight decay must be in [0, 1), got ${o.weightDecay}`);
+  if (o.earlyStopping && (!Number.isInteger(o.earlyStopping.patience) || o.earlyStopping.patience < 1)) fail('early-stopping patience must be a positive integer');
+  if (!Number.isInteger(o.seed)) fail(`seed must be an integer, got ${o.seed}`);
+  return o;
+}
+
+function makeOptimizer(o: TrainOptions): tf.Optimizer {
+  return o.optimizer === 'adam' ? tf.train.adam(o.learningRate) : tf.train.momentum(o.learningRate, o.momentum);
+}
+
+/** Mean softmax cross-entropy of logits against integer labels. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
+}
+
+/**
+ * Backbone features of every image, computed once (frozen training trains only the head, so
+ * the backbone's output for an image never changes). Kept as one typed array per image, off
+ * the backend, so the store grows with the dataset but never as one huge allocation or as
+ * GPU memory.
+ */
+interface FeatureCache {
+  shape: number[];
+  /** `features[i]` for image i, and `flipped[i]` for its mirror image when flipping. */
+  features: Array<Float32Array | null>;
+  flipped: Array<Float32Array | null> | null;
+  labels: Int32Array;
+  /** Indices whose features exist (failed decodes are skipped). */
+  valid: number[];
+}
+
+async function extractFeatures(
+  model: ClassifierModel,
+  source: ImageSource,
+  withFlip: boolean,
+  batchSize: number,
+  progress: { done: number; total: number },
+  hooks: TrainHooks,
+  skipped: DataProblem[],
+): Promise<FeatureCache | null> {
+  const cache: FeatureCache = {
+    shape: [],
+    features: new Array<Float32Array | null>(source.size).fill(null),
+    flipped: withFlip ? new Array<Float32Array | null>(source.size).fill(null) : null,
+    labels: Int32Array.from({ length: source.size }, (_, i) => source.label(i)),
+    valid: [],
+  };
+  for (let start = 0; start < source.size; start += batchSize) {
+    if (hooks.signal?.aborted) return null;
+    const idx = Array.from({ length: Math.min(batchSize, source.size - start) }, (_, k) => start + k);
+    const { images, kept } = await loadBatch(source, idx, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
+    if (kept.length > 0) {
+      const x = preprocessImages(images, model.preprocessing);
+      const f = model.backbone(x);
+      const ff = withFlip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
+      x.dispose();
+      cache.shape = f.shape.slice(1);
+      const per = cache.shape.reduce((a, b) => a * b, 1);
+      const data = (await f.data()) as Float32Array;
+      const flipData = ff ? ((await ff.data()) as Float32Array) : null;
+      f.dispose();
+      ff?.dispose();
+      kept.forEach((i, k) => {
+        cache.features[i] = data.slice(k * per, (k + 1) * per);
+        if (flipData && cache.flipped) cache.flipped[i] = flipData.slice(k * per, (k + 1) * per);
+        cache.valid.push(i);
+      });
+    }
+    progress.done += idx.length;
+    hooks.onEvent?.({ type: 'stage', stage: 'features', done: progress.done, total: progress.total });
+  }
+  return cache;
+}
+
+function report(hooks: TrainHooks, skipped: DataProblem[], file: string, reason: string): void {
+  if (skipped.some((s) => s.source === file)) return;
+  skipped.push({ source: file, reason });
+  hooks.onEvent?.({ type: 'skipped', file, reason });
+}
+
+function stackFeatures(cache: FeatureCache, idx: readonly number[], flips: readonly boolean[] | null): tf.Tensor {
+  const per = cache.shape.reduce((a, b) => a * b, 1);
+  const buf = new Float32Array(idx.length * per);
+  idx.forEach((i, k) => {
+    const src = flips?.[k] && cache.flipped ? cache.flipped[i] : cache.features[i];
+    buf.set(src!, k * per);
+  });
+  return tf.tensor(buf, [idx.length, ...cache.shape]);
+}
+
+/** Mirrors the images of a batch whose flag is set: `x·(1-m) + reverse(x)·m`. */
+function flipSome(x: tf.Tensor4D, flips: readonly boolean[]): tf.Tensor4D {
+  if (!flips.some(Boolean)) return x;
+  return tf.tidy(() => {
+    const m = tf.tensor4d(flips.map((f) => (f ? 1 : 0)), [flips.length, 1, 1, 1]);
+    return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(tf.reverse(x, 2), m)) as tf.Tensor4D;
+  });
+}
+
+async function toNamed(tensors: Awaited<ReturnType<tf.Optimizer['getWeights']>>): Promise<NamedWeight[]> {
+  return Promise.all(tensors.map(async ({ name, tensor }) => ({ name, shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) })));
+}
+
+/**
+ * Trains a model in place. Frozen runs cache backbone features once and train the head on
+ * them; full runs stream, decode and preprocess each batch. Progress is reported through
+ * `hooks.onEvent`; an abort stops between batches and returns what was learnt so far.
+ */
+export async function train(model: ClassifierModel, data: TrainData, options: Partial<TrainOptions> = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  // tfjs-core keeps gradients apart from ops; the runtime's setup module registers them.
+  if (!tf.getGradient('Neg') || !tf.getGradient('MaxPool')) {
+    throw new Error('tfjs gradients are not registered: import "@tensorflow/tfjs-core/dist/register_all_gradients" (bundlers) or "@tensorflow/tfjs" (Node) before training');
+  }
+  const opts = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...(hooks.resume?.options ?? {}), ...options });
+  const started = performance.now();
+  const skipped: DataProblem[] = [];
+  const rng = new Rng(opts.seed);
+  const history: EpochRecord[] = [];
+  let best: TrainCheckpoint['best'] = null;
+  const vars = model.trainableVariables(opts.freeze);
+  const names = model.trainableNames(opts.freeze);
+  const optimizer = makeOptimizer(opts);
+  let startEpoch = 0;
+  if (hooks.resume) {
+    model.setWeights(hooks.resume.weights);
+    if (hooks.resume.optimizer.length > 0) {
+      await optimizer.setWeights(hooks.resume.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.data, w.shape) })));
+    }
+    rng.restore(hooks.resume.rngState);
+    history.push(...hooks.resume.history);
+    best = hooks.resume.best;
+    startEpoch = hooks.resume.epoch;
+  }
+
+  let trainCache: FeatureCache | null = null;
+  let valCache: FeatureCache | null = null;
+  let cancelled = false;
+  try {
+    if (opts.freeze) {
+      const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
+      trainCache = await extractFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
+      if (trainCache && data.val) valCache = await extractFeatures(model, data.val, false, opts.batchSize, progress, hooks, skipped);
+      if (!trainCache || (data.val && !valCache)) cancelled = true;
+    }
+
+    const nTrain = trainCache ? trainCache.valid.length : data.train.size;
+    if (!cancelled && nTrain === 0) throw new Error('no readable training images');
+    const batches = Math.ceil(nTrain / opts.batchSize);
+    let stoppedEarly = false;
+    let epochSecondsAvg = 0;
+
+    for (let epoch = startEpoch; epoch < opts.epochs && !cancelled; epoch++) {
+      const t0 = performance.now();
+      const pool = trainCache ? trainCache.valid : Array.from({ length: data.train.size }, (_, i) => i);
+      const order = rng.permutation(pool.length).map((k) => pool[k]!);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        if (hooks.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const tb = performance.now();
+        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+        const flips = opts.hflip ? idx.map(() => rng.next() < 0.5) : null;
+        const dropoutRng = new Rng(rng.seed());
+        let input: tf.Tensor;
+        let labels: number[];
+        let fromFeatures = false;
+        if (trainCache) {
+          input = stackFeatures(trainCache, idx, flips);
+          labels = idx.map((i) => trainCache!.labels[i]!);
+          fromFeatures = true;
+        } else {
+          const { images, kept } = await loadBatch(data.train, idx, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
+          if (kept.length === 0) continue;
+          const x = preprocessImages(images, model.preprocessing);
+          input = flips ? flipSome(x, kept.map((i) => flips[idx.indexOf(i)]!)) : x;
+          if (input !== x) x.dispose();
+          labels = kept.map((i) => data.train.label(i));
+        }
+        const y = tf.tensor1d(labels, 'int32');
+        const bnUpdates: BatchNormUpdate[] = [];
+        let logitsKept: tf.Tensor2D | null = null;
+        const { value, grads } = tf.variableGrads(() => {
+          const ctx = { training: true, rng: dropoutRng, bnUpdates };
+          const logits = fromFeatures ? model.head(input, ctx) : model.head(model.backbone(input as tf.Tensor4D, ctx), ctx);
+          logitsKept = tf.keep(logits);
+          return crossEntropy(logits, y);
+        }, vars);
+        const named: tf.NamedTensorMap = {};
+        tf.tidy(() => {
+          names.forEach((n, k) => {
+            const v = vars[k]!;
+            const g = grads[v.name];
+            if (!g) return;
+            named[v.name] = opts.weightDecay > 0 ? tf.keep(tf.add(g, tf.mul(v, opts.weightDecay))) : tf.keep(g);
+          });
+        });
+        optimizer.applyGradients(named);
+        model.applyBatchNormUpdates(bnUpdates);
+        const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(logitsKept!, 1), y), 'int32')));
+        const [lossValue, hitCount] = await Promise.all([value.data(), hits.data()]);
+        tf.dispose([value, hits, y, input, logitsKept!, ...Object.values(grads), ...Object.values(named)]);
+        const n = labels.length;
+        lossSum += lossValue[0]! * n;
+        correct += hitCount[0]!;
+        seen += n;
+        const batchSeconds = (performance.now() - tb) / 1000;
+        const elapsed = (performance.now() - t0) / 1000;
+        const perBatch = elapsed / (b + 1);
+        const remainingEpochs = opts.epochs - epoch - 1;
+        hooks.onEvent?.({
+          type: 'batch',
+          epoch: epoch + 1,
+          batch: b + 1,
+          batches,
+          loss: lossValue[0]!,
+          accuracy: correct / seen,
+          imagesPerSecond: n / Math.max(batchSeconds, 1e-6),
+          etaSeconds: perBatch * (batches - b - 1) + remainingEpochs * (epochSecondsAvg || perBatch * batches),
+        });
+      }
+      if (cancelled || seen === 0) break;
+
+      const val = data.val ? await validationLoss(model, data.val, valCache, opts.batchSize, hooks, skipped) : null;
+      if (val === undefined) {
+        cancelled = true;
+        break;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      epochSecondsAvg = epochSecondsAvg ? 0.5 * epochSecondsAvg + 0.5 * seconds : seconds;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        trainAccuracy: correct / seen,
+        valLoss: val?.loss ?? null,
+        valAccuracy: val?.accuracy ?? null,
+        seconds,
+        learningRate: opts.learningRate,
+      };
+      history.push(record);
+      hooks.onEvent?.({ type: 'epoch', epochs: opts.epochs, etaSeconds: epochSecondsAvg * (opts.epochs - epoch - 1), ...record });
+
+      if (record.valLoss !== null && (!best || record.valLoss < best.valLoss - (opts.earlyStopping?.minDelta ?? 0))) {
+        best = { epoch: record.epoch, valLoss: record.valLoss, weights: opts.earlyStopping ? await model.getWeights() : null };
+      }
+      if (opts.earlyStopping && best && record.epoch - best.epoch >= opts.earlyStopping.patience) {
+        stoppedEarly = true;
+        hooks.onEvent?.({ type: 'early-stop', epoch: record.epoch, bestEpoch: best.epoch });
+      }
+      if (hooks.onCheckpoint) {
+        await hooks.onCheckpoint({
+          epoch: record.epoch,
+          weights: await model.getWeights(),
+          optimizer: await toNamed(await optimizer.getWeights()),
+          rngState: rng.state,
+          history: [...history],
+          best,
+          options: opts,
+        });
+      }
+      if (stoppedEarly) break;
+    }
+
+    let bestEpoch = history.length > 0 ? history[history.length - 1]!.epoch : 0;
+    if (opts.earlyStopping && best?.weights && best.epoch !== bestEpoch) {
+      model.setWeights(best.weights);
+      bestEpoch = best.epoch;
+    }
+    return { history, bestEpoch, stoppedEarly, cancelled, skipped, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** Loss and accuracy on the validation set; `undefined` when aborted. */
+async function validationLoss(
+  model: ClassifierModel,
+  source: ImageSource,
+  cache: FeatureCache | null,
+  batchSize: number,
+  hooks: TrainHooks,
+  skipped: DataProblem[],
+): Promise<{ loss: number; accuracy: number } | null | undefined> {
+  let lossSum = 0;
+  let correct = 0;
+  let n = 0;
+  const pool = cache ? cache.valid : Array.from({ length: source.size }, (_, i) => i);
+  for (let start = 0; start < pool.length; start += batchSize) {
+    if (hooks.signal?.aborted) return undefined;
+    const idx = pool.slice(start, start + batchSize);
+    let logits: tf.Tensor2D;
+    let labels: number[];
+    if (cache) {
+      const f = stackFeatures(cache, idx, null);
+      logits = model.head(f);
+      f.dispose();
+      labels = idx.map((i) => cache.labels[i]!);
+    } else {
+      const { images, kept } = await loadBatch(source, idx, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
+      if (kept.length === 0) continue;
+      const x = preprocessImages(images, model.preprocessing);
+      logits = model.forward(x);
+      x.dispose();
+      labels = kept.map((i) => source.label(i));
+    }
+    const y = tf.tensor1d(labels, 'int32');
+    const loss = crossEntropy(logits, y);
+    const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
+    const [l, h] = await Promise.all([loss.data(), hits.data()]);
+    tf.dispose([logits, y, loss, hits]);
+    lossSum += l[0]! * labels.length;
+    correct += h[0]!;
+    n += labels.length;
+  }
+  return n === 0 ? null : { loss: lossSum / n, accuracy: correct / n };
+}
