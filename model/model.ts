@@ -149,6 +149,29 @@ export class ClassifierModel {
     return this.specs.filter((s) => s.trainable && s.kind !== 'count' && (!freeze || s.name.startsWith(HEAD_PREFIX))).map((s) => s.name);
   }
 
+  /** True when the network has BatchNorm layers (whose running statistics training maintains). */
+  get hasBatchNorm(): boolean {
+    return this.specs.some((s) => s.name.endsWith('.running_mean'));
+  }
+
+  /**
+   * Sets BatchNorm running statistics to the average of the given batches' statistics
+   * (cumulative, like PyTorch's `update_bn`), and disposes them.
+   */
+  setBatchNormStatistics(perBatch: BatchNormUpdate[][]): void {
+    if (perBatch.length === 0) return;
+    const prefixes = perBatch[0]!.map((u) => u.prefix);
+    prefixes.forEach((prefix, k) => {
+      tf.tidy(() => {
+        const mean = tf.div(tf.addN(perBatch.map((b) => b[k]!.mean)), perBatch.length);
+        const variance = tf.div(tf.addN(perBatch.map((b) => b[k]!.variance)), perBatch.length);
+        this.param(`${prefix}.running_mean`).assign(mean);
+        this.param(`${prefix}.running_var`).assign(variance);
+      });
+    });
+    for (const b of perBatch) for (const u of b) tf.dispose([u.mean, u.variance]);
+  }
+
   /** Folds a training step's batch statistics into the BatchNorm running estimates (PyTorch's rule), and disposes them. */
   applyBatchNormUpdates(updates: BatchNormUpdate[]): void {
     for (const u of updates) {

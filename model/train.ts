@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormUpdate } from './arch/common';
-import { loadBatch, type ImageSource } from './data/source';
+import { loadBatch, prefetchBatches, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel, NamedWeight } from './model';
 import { preprocessImages } from './preprocess';
@@ -20,6 +20,12 @@ export interface TrainOptions {
   weightDecay: number;
   /** Random horizontal flips (scenes are left-right symmetric). */
   hflip: boolean;
+  /**
+   * Before full fine-tuning, re-estimate BatchNorm running statistics on up to 256 training
+   * images (AdaBN). Statistics from another domain — or from initialisation — otherwise make
+   * eval-mode outputs meaningless until PyTorch's slow momentum (0.01) has caught up.
+   */
+  recalibrateBatchNorm: boolean;
   /** Stop when validation loss has not improved by `minDelta` for `patience` epochs, and keep the best epoch's weights. */
   earlyStopping: { patience: number; minDelta: number } | null;
   seed: number;
@@ -34,6 +40,7 @@ export const DEFAULT_TRAIN_OPTIONS: Readonly<TrainOptions> = Object.freeze({
   momentum: 0.9,
   weightDecay: 0,
   hflip: true,
+  recalibrateBatchNorm: true,
   earlyStopping: null,
   seed: 0,
 });
@@ -157,10 +164,12 @@ async function extractFeatures(
     labels: Int32Array.from({ length: source.size }, (_, i) => source.label(i)),
     valid: [],
   };
+  const batches: number[][] = [];
   for (let start = 0; start < source.size; start += batchSize) {
+    batches.push(Array.from({ length: Math.min(batchSize, source.size - start) }, (_, k) => start + k));
+  }
+  for await (const { images, kept, indices } of prefetchBatches(source, batches, (file, reason) => report(hooks, skipped, file, reason), hooks.signal)) {
     if (hooks.signal?.aborted) return null;
-    const idx = Array.from({ length: Math.min(batchSize, source.size - start) }, (_, k) => start + k);
-    const { images, kept } = await loadBatch(source, idx, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
     if (kept.length > 0) {
       const x = preprocessImages(images, model.preprocessing);
       const f = model.backbone(x);
@@ -178,9 +187,10 @@ async function extractFeatures(
         cache.valid.push(i);
       });
     }
-    progress.done += idx.length;
+    progress.done += indices.length;
     hooks.onEvent?.({ type: 'stage', stage: 'features', done: progress.done, total: progress.total });
   }
+  if (hooks.signal?.aborted) return null;
   return cache;
 }
 
@@ -255,6 +265,10 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
       if (!trainCache || (data.val && !valCache)) cancelled = true;
     }
 
+    if (!cancelled && !opts.freeze && opts.recalibrateBatchNorm && model.hasBatchNorm && !hooks.resume) {
+      await recalibrateBatchNorm(model, data.train, opts.batchSize, hooks, skipped);
+    }
+
     const nTrain = trainCache ? trainCache.valid.length : data.train.size;
     if (!cancelled && nTrain === 0) throw new Error('no readable training images');
     const batches = Math.ceil(nTrain / opts.batchSize);
@@ -268,13 +282,15 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
+      const batchIndices = Array.from({ length: batches }, (_, b) => order.slice(b * opts.batchSize, (b + 1) * opts.batchSize));
+      const loader = trainCache ? null : prefetchBatches(data.train, batchIndices, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
       for (let b = 0; b < batches; b++) {
         if (hooks.signal?.aborted) {
           cancelled = true;
           break;
         }
         const tb = performance.now();
-        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+        const idx = batchIndices[b]!;
         const flips = opts.hflip ? idx.map(() => rng.next() < 0.5) : null;
         const dropoutRng = new Rng(rng.seed());
         let input: tf.Tensor;
@@ -285,7 +301,9 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
           labels = idx.map((i) => trainCache!.labels[i]!);
           fromFeatures = true;
         } else {
-          const { images, kept } = await loadBatch(data.train, idx, (file, reason) => report(hooks, skipped, file, reason), hooks.signal);
+          const next = await loader!.next();
+          if (next.done) break;
+          const { images, kept } = next.value;
           if (kept.length === 0) continue;
           const x = preprocessImages(images, model.preprocessing);
           input = flips ? flipSome(x, kept.map((i) => flips[idx.indexOf(i)]!)) : x;
@@ -334,6 +352,7 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
           etaSeconds: perBatch * (batches - b - 1) + remainingEpochs * (epochSecondsAvg || perBatch * batches),
         });
       }
+      await loader?.return(undefined);
       if (cancelled || seen === 0) break;
 
       const val = data.val ? await validationLoss(model, data.val, valCache, opts.batchSize, hooks, skipped) : null;
@@ -385,6 +404,23 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   } finally {
     optimizer.dispose();
   }
+}
+
+/** Sets BatchNorm running statistics from the first 256 images of a source, batch statistics averaged. */
+export async function recalibrateBatchNorm(model: ClassifierModel, source: ImageSource, batchSize = 32, hooks: TrainHooks = {}, skipped: DataProblem[] = []): Promise<void> {
+  const n = Math.min(source.size, 256);
+  const batches: number[][] = [];
+  for (let s = 0; s < n; s += batchSize) batches.push(Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => s + k));
+  const collected: BatchNormUpdate[][] = [];
+  for await (const { images, kept } of prefetchBatches(source, batches, (file, reason) => report(hooks, skipped, file, reason), hooks.signal)) {
+    if (kept.length < 2) continue;
+    const updates: BatchNormUpdate[] = [];
+    tf.tidy(() => {
+      model.backbone(preprocessImages(images, model.preprocessing), { training: true, bnUpdates: updates });
+    });
+    collected.push(updates);
+  }
+  model.setBatchNormStatistics(collected);
 }
 
 /** Loss and accuracy on the validation set; `undefined` when aborted. */

@@ -59,3 +59,28 @@ export async function loadBatch(
   });
   return { images, kept };
 }
+
+/**
+ * Yields the decoded batches for a list of index batches, decoding batch k+1 while the
+ * caller computes on batch k: decoders that run off the main thread (sharp's thread pool,
+ * `createImageBitmap`) then overlap with the model's work.
+ */
+export async function* prefetchBatches(
+  source: ImageSource,
+  batches: ReadonlyArray<readonly number[]>,
+  onSkip: (name: string, reason: string) => void,
+  signal?: AbortSignal,
+): AsyncGenerator<{ images: Awaited<ReturnType<typeof loadBatch>>['images']; kept: number[]; indices: readonly number[] }> {
+  const start = (k: number) => {
+    const p = loadBatch(source, batches[k]!, onSkip, signal);
+    // Handled when awaited; this only keeps an early rejection from being reported as unhandled.
+    p.catch(() => undefined);
+    return p;
+  };
+  let next = batches.length > 0 ? start(0) : null;
+  for (let k = 0; k < batches.length; k++) {
+    const current = await next!;
+    next = k + 1 < batches.length && !signal?.aborted ? start(k + 1) : null;
+    yield { ...current, indices: batches[k]! };
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The SceneLab engine: everything a front end asks of model/ — import data, load weights,
+ * train, evaluate, classify, manage models — as one interface. It has two homes: in-process
+ * (Node, tests) and behind a Web Worker (the browser app), where a typed message protocol
+ * proxies the same interface, so a caller never cares where the engine runs.
+ *
+ * It names no DOM or Node type: files are {@link BinaryFile}s (a `Blob` in browsers and in
+ * Node ≥ 18 both fit) and images a caller already holds are {@link ImageInput}s.
+ */
+import type { ArchName } from '../arch/types';
+import type { DataProblem, Split } from '../data/records';
+import type { EvalReport, Prediction } from '../evaluate';
+import type { LoadReport } from '../model';
+import type { PreprocessSpec, RawImage } from '../preprocess';
+import type { EpochRecord, TrainEvent, TrainOptions } from '../train';
+
+/** What a `Blob`/`File` offers that the engine uses. */
+export interface BinaryFile {
+  readonly size: number;
+  readonly type: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  slice(start?: number, end?: number): BinaryFile;
+}
+
+/** A decoded-on-the-caller's-side image that can move to a worker without a copy (an `ImageBitmap`). */
+export interface TransferableImage {
+  readonly width: number;
+  readonly height: number;
+  close(): void;
+}
+
+/** An image to classify: encoded bytes, a bitmap, or raw pixels. */
+export type ImageInput = BinaryFile | TransferableImage | RawImage;
+
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export type BackendPreference = BackendName | 'auto';
+/** Order tried by `auto`: fastest first, each tried for real before it is chosen. */
+export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+
+/** One backend tried during selection, and why it was not taken. */
+export interface BackendAttempt {
+  name: BackendName;
+  ok: boolean;
+  reason: string | null;
+  ms: number;
+}
+
+/** The backend in use, for the UI to show. Frozen. */
+export interface BackendInfo {
+  readonly name: BackendName;
+  /** GPU adapter (`vendor architecture`) or null off the GPU. */
+  readonly adapter: string | null;
+  readonly simd: boolean;
+  readonly threads: boolean;
+  readonly attempts: readonly BackendAttempt[];
+}
+
+/** Progress of any long call. */
+export interface Progress {
+  stage: string;
+  done: number;
+  total: number;
+  /** Free text for the status line. */
+  detail?: string;
+}
+
+/** Cancellation and progress for a long call. An abort rejects with an `AbortError`, or for training returns early. */
+export interface CallOptions<P = Progress> {
+  signal?: AbortSignal;
+  onProgress?: (progress: P) => void;
+}
+
+/** One file of a folder import, with its path relative to the folder picked. */
+export interface ImportFile {
+  path: string;
+  file: BinaryFile;
+}
+
+export type ImportSource = { kind: 'files'; files: ImportFile[] } | { kind: 'zip'; zip: BinaryFile; name: string };
+
+export interface ImportRequest {
+  /** Name shown in the app; defaults to the folder or zip name. */
+  name: string;
+  source: ImportSource;
+  /** Add to this dataset rather than creating one. */
+  datasetId?: string;
+}
+
+export interface SplitCounts {
+  train: number;
+  validation: number;
+  test: number;
+  unassigned: number;
+}
+
+/** A dataset as listed: no image data. */
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  createdAt: number;
+  status: 'importing' | 'ready';
+  classes: string[];
+  imageCount: number;
+  unlabelled: number;
+  /** `counts[class][split]`; unlabelled images under the key `''`. */
+  counts: Record<string, SplitCounts>;
+  problems: DataProblem[];
+}
+
+export interface ImportResult {
+  dataset: DatasetSummary;
+  imported: number;
+  skipped: DataProblem[];
+  seconds: number;
+}
+
+/** A page of a dataset's images, for thumbnails and the confusion-matrix drill-down. */
+export interface ImageQuery {
+  datasetId: string;
+  label?: string | null;
+  split?: Split;
+  ids?: number[];
+  offset?: number;
+  limit?: number;
+}
+
+export interface ImageThumb {
+  id: number;
+  path: string;
+  label: string | null;
+  split: Split;
+  /** The model-size copy (or the original when it is small already). */
+  blob: BinaryFile;
+}
+
+/** Re-draws the splits of a dataset's labelled images (seeded, per class). */
+export interface ResplitRequest {
+  datasetId: string;
+  validation: number;
+  test: number;
+  seed: number;
+  /** Keep images already in `test` there (the Intel `seg_test` split). */
+  keepTest: boolean;
+}
+
+export interface WeightsSummary {
+  id: string;
+  name: string;
+  bytes: number;
+  sha256: string;
+  tensors: number;
+  parameters: number;
+  /** Architecture the keys belong to, when recognisable. */
+  arch: ArchName | null;
+  hasHead: boolean;
+  createdAt: number;
+}
+
+/** What to train: the seed's hyperparameters plus the training options of model/. */
+export interface TrainConfig {
+  datasetId: string;
+  arch: ArchName;
+  weightsId: string | null;
+  /** `auto` picks the convention the weights expect; a spec is used as given (e.g. a small input for tests). */
+  preprocessing: 'auto' | 'caffe-bgr' | 'torchvision' | PreprocessSpec;
+  /** Fraction of training images held out for validation when the dataset has no validation split. */
+  valFraction: number;
+  options: TrainOptions;
+  name?: string;
+}
+
+/** `interrupted`: stored as running, but nothing is running it (the tab was closed or reloaded): resumable. */
+export type RunStatus = 'running' | 'interrupted' | 'done' | 'cancelled' | 'failed';
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  datasetId: string;
+  config: TrainConfig;
+  status: RunStatus;
+  history: EpochRecord[];
+  /** Epochs completed by the last checkpoint. */
+  checkpointEpoch: number;
+  createdAt: number;
+  updatedAt: number;
+  modelId: string | null;
+  error: string | null;
+  backend: BackendName | null;
+}
+
+/** Training progress: model/'s events plus the engine's own. */
+export type TrainProgress =
+  | TrainEvent
+  | { type: 'run'; runId: string; resumedFromEpoch: number }
+  | { type: 'checkpoint'; epoch: number }
+  | { type: 'backend'; backend: BackendInfo; reason: string };
+
+export interface TrainOutcome {
+  run: RunSummary;
+  model: ModelSummary | null;
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  arch: ArchName;
+  labels: string[];
+  preprocessing: PreprocessSpec;
+  createdAt: number;
+  runId: string | null;
+  datasetId: string | null;
+  hyperparameters: Record<string, unknown>;
+  history: EpochRecord[];
+  /** Validation (after training) or the last evaluation's metrics, predictions left out. */
+  metrics: Omit<EvalReport, 'predictions'> | null;
+  metricsSplit: Split | null;
+  bytes: number;
+}
+
+export interface EvaluateRequest {
+  modelId: string;
+  datasetId: string;
+  split: Split | 'all';
+}
+
+/** An evaluation, with the images behind each confusion cell. */
+export interface EvaluateResult {
+  report: Omit<EvalReport, 'predictions'>;
+  /** `cells[t][p]`: image ids of true class t predicted as p. */
+  cells: number[][][];
+  /** Dataset classes the model does not know, not scored. */
+  unknownClasses: string[];
+}
+
+export interface ClassifyRequest {
+  modelId: string;
+  images: ImageInput[];
+  /** Names for the results (file names); defaults to `#i`. */
+  names?: string[];
+}
+
+export interface ClassifyResult {
+  name: string;
+  prediction: Prediction | null;
+  error: string | null;
+}
+
+export interface ClassifyResponse {
+  results: ClassifyResult[];
+  /** Inference time (preprocessing + forward) in ms, decode excluded. */
+  latencyMs: number;
+  backend: BackendName;
+}
+
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+/** The engine. Every long call takes an `AbortSignal` and reports typed progress. */
+export interface Engine {
+  /** Chooses a backend (the preference first, then the fallback order) and returns what was chosen. */
+  init(preference: BackendPreference): Promise<BackendInfo>;
+  backend(): Promise<BackendInfo | null>;
+
+  importDataset(request: ImportRequest, options?: CallOptions): Promise<ImportResult>;
+  listDatasets(): Promise<DatasetSummary[]>;
+  images(query: ImageQuery): Promise<{ total: number; images: ImageThumb[] }>;
+  resplit(request: ResplitRequest): Promise<DatasetSummary>;
+  deleteDataset(id: string): Promise<void>;
+
+  importWeights(name: string, file: BinaryFile): Promise<WeightsSummary>;
+  listWeights(): Promise<WeightsSummary[]>;
+  deleteWeights(id: string): Promise<void>;
+
+  train(config: TrainConfig, options?: CallOptions<TrainProgress>): Promise<TrainOutcome>;
+  /** Continues an interrupted run from its last checkpoint. */
+  resume(runId: string, options?: CallOptions<TrainProgress>): Promise<TrainOutcome>;
+  listRuns(): Promise<RunSummary[]>;
+  deleteRun(id: string): Promise<void>;
+
+  evaluate(request: EvaluateRequest, options?: CallOptions): Promise<EvaluateResult>;
+  classify(request: ClassifyRequest, options?: CallOptions): Promise<ClassifyResponse>;
+
+  listModels(): Promise<ModelSummary[]>;
+  /** A model bundle (zip: tfjs model, labels, preprocessing, metrics, history). */
+  exportModel(id: string): Promise<Uint8Array>;
+  importModel(name: string, bundle: BinaryFile): Promise<ModelSummary>;
+  deleteModel(id: string): Promise<void>;
+
+  storage(): Promise<StorageInfo>;
+}
+
+/** The app could not store something because the browser's quota for it is used up. Nothing was half-written. */
+export class StorageFullError extends Error {
+  constructor(what: string) {
+    super(`Storage is full: ${what} was not saved (nothing was half-written). Delete datasets or models you no longer need, or allow the site more storage.`);
+    this.name = 'StorageFullError';
+  }
+}
+
+/** Frozen training would cache more backbone features than the device can hold. */
+export class FeatureCacheTooLargeError extends Error {
+  constructor(images: number, bytes: number, limit: number) {
+    super(
+      `Training with a frozen backbone keeps every image's features in memory: ${images} images need ${(bytes / 2 ** 20).toFixed(0)} MiB, more than the ${(limit / 2 ** 20).toFixed(0)} MiB this app allows. ` +
+        'Turn off horizontal flips (halves it), train the whole network instead (streams from storage), or use fewer images.',
+    );
+    this.name = 'FeatureCacheTooLargeError';
+  }
+}

@@ -1,0 +1,6 @@
+import { initNodeBackend, type NodeBackendName } from '../../cli/backend';
+
+/** Tests run on the same backend setup as the CLI (wasm, gradients registered). */
+export async function useBackend(name: NodeBackendName = 'wasm'): Promise<void> {
+  await initNodeBackend(name);
+}
