@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../test/helpers/backend';
+import { caffeBgr, preprocessImages, torchvisionNorm, validatePreprocessSpec, type RawImage } from './preprocess';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+
+function solid(width: number, height: number, rgb: [number, number, number], channels: 3 | 4 = 3): RawImage {
+  const data = new Uint8Array(width * height * channels);
+  for (let i = 0; i < width * height; i++) data.set(channels === 4 ? [...rgb, 255] : rgb, i * channels);
+  return { width, height, channels, data };
+}
+
+describe('preprocessing', () => {
+  it('caffe-bgr reverses channels and subtracts the BGR means on the 0..255 scale', async () => {
+    const x = preprocessImages([solid(150, 150, [200, 100, 50])], caffeBgr());
+    expect(x.shape).toEqual([1, 150, 150, 3]);
+    const px = Array.from((await x.data()).slice(0, 3));
+    expect(px[0]).toBeCloseTo(50 - 104.006, 3);
+    expect(px[1]).toBeCloseTo(100 - 116.669, 3);
+    expect(px[2]).toBeCloseTo(200 - 122.679, 3);
+    x.dispose();
+  });
+
+  it('torchvision scales to 0..1 and normalises RGB; RGBA input drops alpha', async () => {
+    const x = preprocessImages([solid(10, 10, [255, 0, 128], 4)], torchvisionNorm(10));
+    const px = Array.from((await x.data()).slice(0, 3));
+    expect(px[0]).toBeCloseTo((1 - 0.485) / 0.229, 4);
+    expect(px[1]).toBeCloseTo((0 - 0.456) / 0.224, 4);
+    expect(px[2]).toBeCloseTo((128 / 255 - 0.406) / 0.225, 4);
+    x.dispose();
+  });
+
+  it('resize policies on a 150x76 Intel image: stretch fills, pad keeps aspect with zero (mean) bands, center-crop fills', async () => {
+    // Left half red, right half blue: where the colours land tells the policy apart.
+    const img = solid(150, 76, [255, 0, 0]);
+    for (let y = 0; y < 76; y++) for (let x = 75; x < 150; x++) img.data.set([0, 0, 255], (y * 150 + x) * 3);
+    const at = async (t: tf.Tensor4D, y: number, x: number) => Array.from((await t.data()).slice((y * 150 + x) * 3, (y * 150 + x) * 3 + 3));
+    const stretch = preprocessImages([img], caffeBgr(150, 'stretch'));
+    expect((await at(stretch, 0, 10))[2]).toBeCloseTo(255 - 122.679, 0);
+    const pad = preprocessImages([img], caffeBgr(150, 'pad'));
+    expect((await at(pad, 0, 10)).map((v) => Math.abs(v) < 1e-3)).toEqual([true, true, true]);
+    expect((await at(pad, 75, 10))[2]).toBeCloseTo(255 - 122.679, 0);
+    const crop = preprocessImages([img], caffeBgr(150, 'center-crop'));
+    // Scaled to 296x150 and cropped to the middle 150 columns: the left edge is still red, the right blue.
+    expect((await at(crop, 75, 0))[2]).toBeCloseTo(255 - 122.679, 0);
+    expect((await at(crop, 75, 149))[0]).toBeCloseTo(255 - 104.006, 0);
+    tf.dispose([stretch, pad, crop]);
+  });
+
+  it('shrinks a large photo with a box pre-filter and batches mixed sizes', () => {
+    const x = preprocessImages([solid(4000, 3000, [10, 20, 30]), solid(150, 113, [1, 2, 3])], caffeBgr());
+    expect(x.shape).toEqual([2, 150, 150, 3]);
+    x.dispose();
+  });
+
+  it('rejects a buffer that does not match its size, and invalid specs', () => {
+    expect(() => preprocessImages([{ width: 10, height: 10, channels: 3, data: new Uint8Array(5) }], caffeBgr())).toThrow(/holds 5 bytes/);
+    expect(() => validatePreprocessSpec({ ...caffeBgr(), std: [1, 0, 1] })).toThrow(/std/);
+    expect(() => validatePreprocessSpec({ ...caffeBgr(), inputSize: [8, 8] })).toThrow(/inputSize/);
+    expect(validatePreprocessSpec(torchvisionNorm())).toEqual(torchvisionNorm());
+  });
+});
