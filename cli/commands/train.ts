@@ -26,6 +26,7 @@ const HELP = `scenelab train — fine-tune a classifier on a labelled image fold
   --optimizer adam|sgd  (${DEFAULT_TRAIN_OPTIONS.optimizer})  --momentum X (${DEFAULT_TRAIN_OPTIONS.momentum})  --weight-decay X (0)
   --val-split F         fraction held out for validation (0.1)   --seed N (0)
   --no-flip             no horizontal-flip augmentation
+  --no-bn-recalibration keep the BatchNorm statistics of --weights instead of re-estimating them on the data (full fine-tuning)
   --early-stopping N    stop after N epochs without a better validation loss, keep the best weights
   --preprocessing P     auto | caffe-bgr | torchvision (auto: torchvision for a full ImageNet torchvision file, else caffe-bgr for SqueezeNet, torchvision for MobileNetV3)
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
@@ -63,6 +64,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'val-split': { type: 'string' },
     seed: { type: 'string' },
     'no-flip': { type: 'boolean' },
+    'no-bn-recalibration': { type: 'boolean' },
     'early-stopping': { type: 'string' },
     preprocessing: { type: 'string' },
     'gs-root': { type: 'string' },
@@ -87,6 +89,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     momentum: numberOption('momentum', v.momentum, DEFAULT_TRAIN_OPTIONS.momentum),
     weightDecay: numberOption('weight-decay', v['weight-decay'], DEFAULT_TRAIN_OPTIONS.weightDecay),
     hflip: !v['no-flip'],
+    recalibrateBatchNorm: !v['no-bn-recalibration'],
     earlyStopping: patience === null ? null : { patience, minDelta: 0 },
     seed: numberOption('seed', v.seed, DEFAULT_TRAIN_OPTIONS.seed, true),
   };
