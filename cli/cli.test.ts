@@ -108,3 +108,29 @@ describe('scenelab train → eval → predict → export', () => {
     expect(keys.stdout.trim()).toBe('52 (3, 512, 1, 1)');
   });
 });
+
+describe('Vertex AI import files as --data', () => {
+  it('trains on the training rows and evaluates on the test rows, reading gs:// objects under --gs-root', () => {
+    const root = path.join(tmp, 'gcs');
+    const rows: string[] = [];
+    for (const [split, use, n] of [['train', 'training', 6], ['test', 'test', 3]] as const) {
+      for (const { file, label } of intelFiles(split, n, CLASSES)) {
+        const object = `seg_${split}/${CLASSES[label]}/${path.basename(file)}`;
+        mkdirSync(path.join(root, 'intel-bucket', path.dirname(object)), { recursive: true });
+        copyFileSync(file, path.join(root, 'intel-bucket', object));
+        rows.push(`${use},gs://intel-bucket/${object},${CLASSES[label]}`);
+      }
+    }
+    rows.push('training,gs://intel-bucket/missing/forest/none.jpg,forest');
+    const csv = path.join(tmp, 'import.csv');
+    writeFileSync(csv, rows.join('\n') + '\n');
+    const out = path.join(tmp, 'vertex-run');
+    const t = scenelab('train', '--data', csv, '--gs-root', root, '--arch', 'squeezenet1_1', '--weights', PRETRAINED, '--freeze', '--epochs', '2', '--val-split', '0', '--out', out);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/data: 19 images in 3 classes/);
+    expect(t.stderr).toMatch(/skipped .*none\.jpg: no such file/);
+    const e = scenelab('eval', '--model', out, '--data', csv, '--gs-root', root, '--json');
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).n).toBe(9);
+  });
+});
