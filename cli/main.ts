@@ -8,6 +8,7 @@ Usage:
   scenelab eval    --model RUN_DIR|BUNDLE --data DIR|FILE [--json]
   scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
   scenelab export  --model RUN_DIR|BUNDLE (--pth FILE | --bundle FILE)
+  scenelab deploy  --model RUN_DIR|BUNDLE --project P --region R --bucket B --image IMAGE_URI [options]
 
 Run "scenelab <command> --help" for a command's options.`;
 
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./commands/eval')).evalCommand,
   predict: async () => (await import('./commands/predict')).predictCommand,
   export: async () => (await import('./commands/export')).exportCommand,
+  deploy: async () => (await import('./commands/deploy')).deployCommand,
 };
 
 /** Parses options strictly; unknown flags and missing values become a one-line UsageError. */

@@ -1,5 +1,5 @@
 import { evaluate } from '../../model/evaluate';
-import { initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../backend';
 import { UsageError } from '../errors';
 import { parse } from '../main';
 import { loadModel } from '../model-store';
@@ -10,6 +10,7 @@ const HELP = `scenelab eval — score a trained model on a labelled image folder
   --model RUN_DIR|BUNDLE  a run directory from "scenelab train" or a model bundle (.zip)
   --data DIR|FILE         Intel-layout folder or Vertex AI import file (test/validation rows are used when it has splits)
   --gs-root DIR           folder holding gs://bucket/object as DIR/bucket/object
+  --backend B             wasm (default) | webgpu | cpu
   --json                  one JSON object on stdout: accuracy, n, classes, confusion, perClass, topK, macroF1, skipped`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -18,6 +19,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     data: { type: 'string' },
     'gs-root': { type: 'string' },
     json: { type: 'boolean' },
+    backend: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -26,7 +28,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (!v.model) throw new UsageError('--model is required (a run directory or bundle)');
   if (!v.data) throw new UsageError('--data is required (a labelled image folder or import file)');
-  await initNodeBackend('wasm');
+  await initNodeBackend(backendFromOptions(v.backend));
   const model = await loadModel(v.model);
   try {
     const ds = await readLocalDataset(v.data, v['gs-root']);

@@ -1,6 +1,6 @@
 import { ImageDecodeError } from '../../model/data/source';
 import { classify } from '../../model/evaluate';
-import { initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../backend';
 import { UsageError } from '../errors';
 import { parse } from '../main';
 import { loadModel } from '../model-store';
@@ -9,18 +9,19 @@ import { decodeFile } from '../node-data';
 const HELP = `scenelab predict — classify images with a trained model
 
   scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
+  --backend B   wasm (default) | webgpu | cpu
   --json   one JSON line per image: {"file", "label", "probabilities": {class: p}}
 Images that cannot be read are reported on stderr; the others are still classified, and the exit code is 1.`;
 
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parse(argv, { model: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values: v, positionals } = parse(argv, { model: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
   if (v.help) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
   if (!v.model) throw new UsageError('--model is required (a run directory or bundle)');
   if (positionals.length === 0) throw new UsageError('no images given: scenelab predict --model RUN_DIR IMAGE...');
-  await initNodeBackend('wasm');
+  await initNodeBackend(backendFromOptions(v.backend));
   const model = await loadModel(v.model);
   let failures = 0;
   try {

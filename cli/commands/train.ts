@@ -8,7 +8,7 @@ import { caffeBgr, torchvisionNorm, type PreprocessSpec } from '../../model/prep
 import { readPth, writePth } from '../../model/pth';
 import type { StateDict } from '../../model/tensor-data';
 import { train, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
-import { initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../backend';
 import { UsageError } from '../errors';
 import { numberOption, parse } from '../main';
 import { writeModelDir } from '../model-store';
@@ -30,6 +30,7 @@ const HELP = `scenelab train — fine-tune a classifier on a labelled image fold
   --early-stopping N    stop after N epochs without a better validation loss, keep the best weights
   --preprocessing P     auto | caffe-bgr | torchvision (auto: torchvision for a full ImageNet torchvision file, else caffe-bgr for SqueezeNet, torchvision for MobileNetV3)
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
+  --backend B           wasm (default) | webgpu (Dawn: a GPU driver, or SwiftShader) | cpu; or SCENELAB_BACKEND
   --json                print the summary as one JSON object`;
 
 function choosePreprocessing(name: string, arch: string, weights: StateDict | null): PreprocessSpec {
@@ -69,6 +70,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     preprocessing: { type: 'string' },
     'gs-root': { type: 'string' },
     json: { type: 'boolean' },
+    backend: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -118,7 +120,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (classes.length < 2) throw new UsageError(`--data ${v.data}: found ${classes.length} class folder(s) with images; need at least 2`);
   for (const p of ds.problems) process.stderr.write(`skipped ${p.source}: ${p.reason}\n`);
 
-  const backend = await initNodeBackend('wasm');
+  const backend = await initNodeBackend(backendFromOptions(v.backend));
   const log = (s: string): void => void (v.json ? process.stderr : process.stdout).write(s + '\n');
   const { source: all } = labelledSource(ds, trainRecords, classes);
   // Validation comes from the import file's own split when it has one, else from a seeded random split.
@@ -130,7 +132,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const model = ClassifierModel.create({ arch: v.arch, numClasses: classes.length, labels: classes, preprocessing: choosePreprocessing(v.preprocessing ?? 'auto', v.arch, weights), seed: options.seed });
   try {
-    log(`model: ${v.arch}, ${model.parameterCount.toLocaleString('en')} parameters, preprocessing ${model.preprocessing.name}, backend ${backend.name}${backend.simd ? '+simd' : ''}`);
+    log(`model: ${v.arch}, ${model.parameterCount.toLocaleString('en')} parameters, preprocessing ${model.preprocessing.name}, backend ${backend.name}${backend.simd ? '+simd' : ''}${backend.adapter ? ` (${backend.adapter})` : ''}`);
     if (weights) {
       const r = model.loadStateDict(weights);
       log(`weights: filled ${r.filled.length} tensors from ${v.weights}; ${r.kept.length} keep their initial values${r.kept.length ? ` (${summarise(r.kept)})` : ''}${r.headReplaced.length ? `; head replaced (${summarise(r.headReplaced)})` : ''}`);
