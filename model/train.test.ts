@@ -205,6 +205,19 @@ describe('no tensor leaks', () => {
     model.dispose();
   });
 
+  it('checkpointing every epoch and resuming from a checkpoint leave numTensors unchanged', async () => {
+    const model = pretrainedSqueezeNet();
+    const source = fileSource(intelFiles('train', 1, CLASSES));
+    await train(model, { train: source, val: null }, { freeze: false, epochs: 1, batchSize: 6 }); // warm-up
+    const base = tf.memory().numTensors;
+    const checkpoints: TrainCheckpoint[] = [];
+    await train(model, { train: source, val: source }, { freeze: false, epochs: 2, batchSize: 6 }, { onCheckpoint: (c) => void checkpoints.push(c) });
+    expect(tf.memory().numTensors).toBe(base);
+    await train(model, { train: source, val: source }, { freeze: false, epochs: 2, batchSize: 6 }, { resume: checkpoints[0]! });
+    expect(tf.memory().numTensors).toBe(base);
+    model.dispose();
+  });
+
   it('MobileNetV3 training (BatchNorm updates) leaves numTensors unchanged', async () => {
     const model = ClassifierModel.create({ arch: 'mobilenet_v3_small', numClasses: 2 });
     const source = fileSource(intelFiles('train', 2, ['forest', 'sea']));

@@ -220,7 +220,10 @@ function flipSome(x: tf.Tensor4D, flips: readonly boolean[]): tf.Tensor4D {
 }
 
 async function toNamed(tensors: Awaited<ReturnType<tf.Optimizer['getWeights']>>): Promise<NamedWeight[]> {
-  return Promise.all(tensors.map(async ({ name, tensor }) => ({ name, shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) })));
+  const named = await Promise.all(tensors.map(async ({ name, tensor }) => ({ name, shape: [...tensor.shape], data: Float32Array.from(await tensor.data()) })));
+  // getWeights() makes a fresh scalar for the iteration count on every call; the rest are the optimizer's own variables.
+  for (const { tensor } of tensors) if (!(tensor instanceof tf.Variable)) tensor.dispose();
+  return named;
 }
 
 /**
@@ -246,7 +249,10 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   if (hooks.resume) {
     model.setWeights(hooks.resume.weights);
     if (hooks.resume.optimizer.length > 0) {
-      await optimizer.setWeights(hooks.resume.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.data, w.shape) })));
+      const slots = hooks.resume.optimizer.map((w) => ({ name: w.name, tensor: tf.tensor(w.data, w.shape) }));
+      await optimizer.setWeights(slots);
+      // The optimizer copies the slots into variables of its own.
+      tf.dispose(slots.map((s) => s.tensor));
     }
     rng.restore(hooks.resume.rngState);
     history.push(...hooks.resume.history);
