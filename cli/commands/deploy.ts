@@ -91,10 +91,15 @@ export async function deployCommand(argv: string[]): Promise<number> {
   const storage = new Storage({ projectId: project, ...(v['gcs-api-endpoint'] ? { apiEndpoint: v['gcs-api-endpoint'] } : {}) });
   const folder = `models/${name}`;
   for (const [file, bytes] of files) {
-    await storage
-      .bucket(bucket)
-      .file(`${folder}/${file}`)
-      .save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), { resumable: false, contentType: typeOf(file), preconditionOpts: { ifGenerationMatch: 0 } });
+    try {
+      await storage
+        .bucket(bucket)
+        .file(`${folder}/${file}`)
+        .save(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), { resumable: false, contentType: typeOf(file), preconditionOpts: { ifGenerationMatch: 0 } });
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 412) throw new UsageError(`gs://${bucket}/${folder}/${file} already exists: choose another --name (uploads never overwrite)`);
+      throw e;
+    }
     log(`uploaded gs://${bucket}/${folder}/${file} (${bytes.length} bytes)`);
   }
   const artifactUri = `gs://${bucket}/${folder}`;
