@@ -12,6 +12,7 @@ import type { DataProblem, Split } from '../data/records';
 import type { EvalReport, Prediction } from '../evaluate';
 import type { LoadReport } from '../model';
 import type { PreprocessSpec, RawImage } from '../preprocess';
+import type { PreprocessingChoice } from './preprocessing';
 import type { EpochRecord, TrainEvent, TrainOptions } from '../train';
 
 /** What a `Blob`/`File` offers that the engine uses. */
@@ -162,7 +163,7 @@ export interface TrainConfig {
   arch: ArchName;
   weightsId: string | null;
   /** `auto` picks the convention the weights expect; a spec is used as given (e.g. a small input for tests). */
-  preprocessing: 'auto' | 'caffe-bgr' | 'torchvision' | PreprocessSpec;
+  preprocessing: PreprocessingChoice;
   /** Fraction of training images held out for validation when the dataset has no validation split. */
   valFraction: number;
   options: TrainOptions;

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect, test } from '@playwright/test';
+import { heldOutImage, importFolder, importWeights, makeSubset, openApp, go, sharedDataAvailable, startHeadOnlyRun } from './fixtures';
+
+test.skip(!sharedDataAvailable(), 'needs ../shared/datasets/intel-scenes and the pretrained .pth');
+
+test('import a labelled folder and a .pth, train head-only, evaluate, classify a held-out image', async ({ page }) => {
+  const folder = makeSubset(10, 4);
+  await openApp(page);
+
+  await importFolder(page, folder);
+  await expect(page.getByTestId('dataset-summary')).toContainText('84 images · 6 classes');
+  await expect(page.getByTestId('counts')).toContainText('forest');
+
+  await importWeights(page);
+
+  await startHeadOnlyRun(page, 3);
+  await expect(page.getByTestId('live')).toBeVisible();
+  await expect(page.getByTestId('message')).toContainText('Training finished', { timeout: 240_000 });
+
+  await go(page, 'evaluate');
+  await page.getByTestId('evaluate').click();
+  const acc = page.getByTestId('test-accuracy');
+  await expect(acc).toBeVisible({ timeout: 120_000 });
+  // 6 classes, 24 test images: chance is 17%; pretrained features give far more even from 10 images a class.
+  expect(Number((await acc.textContent())!.replace('%', ''))).toBeGreaterThan(40);
+  await page.locator('table.confusion button.cell').first().click();
+  await expect(page.getByTestId('cell-images').locator('img').first()).toBeVisible();
+
+  await go(page, 'classify');
+  await page.getByTestId('classify-input').setInputFiles(heldOutImage('forest', 4));
+  await expect(page.getByTestId('top1')).toHaveText('forest', { timeout: 60_000 });
+  await expect(page.getByTestId('latency')).toContainText('wasm');
+
+  await test.step('paste an image', async () => {
+    const bytes = Array.from(readFileSync(heldOutImage('sea', 4)));
+    await page.evaluate((b) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(b)], 'pasted.jpg', { type: 'image/jpeg' }));
+      window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt }));
+    }, bytes);
+    await expect(page.getByTestId('classify-result').getByRole('img', { name: 'pasted.jpg' })).toBeVisible();
+  });
+
+  await test.step('camera capture (Chromium fake camera)', async () => {
+    await page.getByRole('button', { name: 'Camera' }).click();
+    await page.getByRole('button', { name: 'Capture' }).click();
+    await expect(page.getByTestId('classify-result').getByRole('img', { name: 'camera frame' })).toBeVisible();
+    await page.getByRole('button', { name: 'Stop camera' }).click();
+  });
+
+  await test.step('classify a folder into a table and download it as CSV', async () => {
+    await page.getByTestId('classify-folder').setInputFiles(path.join(folder, 'test'));
+    await expect(page.getByTestId('classify-table').locator('tbody tr')).toHaveCount(24);
+    const download = page.waitForEvent('download');
+    await page.getByTestId('csv').click();
+    const csv = readFileSync(await (await download).path(), 'utf8').trim().split(/\r?\n/);
+    expect(csv[0]).toBe('file,label,probability,top3,error');
+    expect(csv).toHaveLength(25);
+  });
+
+  await test.step('export the model as a bundle and import it back', async () => {
+    await go(page, 'models');
+    const download = page.waitForEvent('download');
+    await page.getByTestId('model-card').first().getByRole('button', { name: 'Export bundle' }).click();
+    const file = await (await download).path();
+    await page.getByTestId('bundle-input').setInputFiles({ name: 'exported.zip', mimeType: 'application/zip', buffer: readFileSync(file) });
+    await expect(page.getByTestId('model-card')).toHaveCount(2);
+    await expect(page.getByTestId('model-card').filter({ hasText: 'exported' })).toContainText('validation accuracy');
+  });
+});

@@ -1,0 +1,29 @@
+/** Training presets: starting points a new user can pick without knowing the hyperparameters. */
+import type { TrainOptions } from '../../../model/train';
+
+export type PresetId = 'head' | 'finetune' | 'scratch';
+
+export interface Preset {
+  label: string;
+  /** Whether the preset expects pretrained weights. */
+  pretrained: boolean;
+  options: Partial<TrainOptions>;
+}
+
+export const PRESETS: Readonly<Record<PresetId, Preset>> = Object.freeze({
+  head: {
+    label: 'Quick: head only, pretrained backbone (minutes)',
+    pretrained: true,
+    options: { freeze: true, batchSize: 32, learningRate: 1e-3, epochs: 5, optimizer: 'adam', hflip: true },
+  },
+  finetune: {
+    label: 'Fine-tune the whole network (slower, a bit better)',
+    pretrained: true,
+    options: { freeze: false, batchSize: 16, learningRate: 1e-4, epochs: 5, optimizer: 'adam', hflip: true },
+  },
+  scratch: {
+    label: 'From scratch, no pretrained weights (long)',
+    pretrained: false,
+    options: { freeze: false, batchSize: 32, learningRate: 1e-3, epochs: 20, optimizer: 'adam', hflip: true },
+  },
+});
