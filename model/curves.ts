@@ -26,7 +26,7 @@ function panel(x0: number, title: string, series: Array<{ name: string; color: s
     const v = top * f;
     parts.push(`<text x="${x0 + PAD.l - 4}" y="${py(v) + 4}" text-anchor="end" font-size="10">${v.toFixed(v < 10 ? 2 : 0)}</text>`);
   }
-  parts.push(`<text x="${x0 + PAD.l + plotW / 2}" y="${H - 6}" text-anchor="middle" font-size="10">epoch (1–${n})</text>`);
+  parts.push(`<text x="${x0 + PAD.l + plotW}" y="${H - 6}" text-anchor="end" font-size="10">epoch (1–${n})</text>`);
   series.forEach((s, k) => {
     const pts = s.values.map((v, i) => (v === null || !Number.isFinite(v) ? null : `${px(i).toFixed(1)},${py(v).toFixed(1)}`)).filter((p): p is string => p !== null);
     if (pts.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
@@ -34,8 +34,9 @@ function panel(x0: number, title: string, series: Array<{ name: string; color: s
       const [cx, cy] = p.split(',');
       parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${s.color}"/>`);
     }
-    parts.push(`<rect x="${x0 + PAD.l + 8 + k * 90}" y="${PAD.t + 2}" width="10" height="3" fill="${s.color}"/>`);
-    parts.push(`<text x="${x0 + PAD.l + 22 + k * 90}" y="${PAD.t + 7}" font-size="10">${esc(s.name)}</text>`);
+    // The legend sits under the axis, where no line can run over it.
+    parts.push(`<rect x="${x0 + PAD.l + k * 80}" y="${H - 12}" width="10" height="3" fill="${s.color}"/>`);
+    parts.push(`<text x="${x0 + PAD.l + 14 + k * 80}" y="${H - 6}" font-size="10">${esc(s.name)}</text>`);
   });
   return parts.join('');
 }

@@ -3,8 +3,8 @@ import { exportModelFiles } from '../../model/artifacts';
 import { subset } from '../../model/data/source';
 import { randomSplit } from '../../model/data/split';
 import { evaluate } from '../../model/evaluate';
-import { ClassifierModel, isArchName, ARCH_NAMES, HEAD_PREFIX } from '../../model/model';
-import { caffeBgr, torchvisionNorm, type PreprocessSpec } from '../../model/preprocess';
+import { ClassifierModel, isArchName, ARCH_NAMES } from '../../model/model';
+import { choosePreprocessing } from '../../model/engine/preprocessing';
 import { readPth, writePth } from '../../model/pth';
 import type { StateDict } from '../../model/tensor-data';
 import { train, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
@@ -32,22 +32,6 @@ const HELP = `scenelab train — fine-tune a classifier on a labelled image fold
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
   --backend B           wasm (default) | webgpu (Dawn: a GPU driver, or SwiftShader) | cpu; or SCENELAB_BACKEND
   --json                print the summary as one JSON object`;
-
-function choosePreprocessing(name: string, arch: string, weights: StateDict | null): PreprocessSpec {
-  switch (name) {
-    case 'caffe-bgr':
-      return caffeBgr();
-    case 'torchvision':
-      return torchvisionNorm();
-    case 'auto': {
-      const head = weights ? [...weights].find(([k]) => k.startsWith(HEAD_PREFIX) && k.endsWith('.weight')) : undefined;
-      const imagenetHead = head !== undefined && head[1].shape[0] === 1000;
-      return arch === 'squeezenet1_1' && !imagenetHead ? caffeBgr() : torchvisionNorm();
-    }
-    default:
-      throw new UsageError(`--preprocessing must be auto, caffe-bgr or torchvision, got "${name}"`);
-  }
-}
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -130,7 +114,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     : randomSplit(all.size, valSplit, options.seed);
   log(`data: ${all.size} images in ${classes.length} classes (${classes.join(', ')}); ${split.train.length} train / ${split.val.length} validation`);
 
-  const model = ClassifierModel.create({ arch: v.arch, numClasses: classes.length, labels: classes, preprocessing: choosePreprocessing(v.preprocessing ?? 'auto', v.arch, weights), seed: options.seed });
+  const model = ClassifierModel.create({ arch: v.arch, numClasses: classes.length, labels: classes, preprocessing: choosePreprocessing(preprocessingOption(v.preprocessing), v.arch, weights), seed: options.seed });
   try {
     log(`model: ${v.arch}, ${model.parameterCount.toLocaleString('en')} parameters, preprocessing ${model.preprocessing.name}, backend ${backend.name}${backend.simd ? '+simd' : ''}${backend.adapter ? ` (${backend.adapter})` : ''}`);
     if (weights) {
@@ -173,6 +157,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } finally {
     model.dispose();
   }
+}
+
+function preprocessingOption(name: string | undefined): 'auto' | 'caffe-bgr' | 'torchvision' {
+  const value = name ?? 'auto';
+  if (value !== 'auto' && value !== 'caffe-bgr' && value !== 'torchvision') throw new UsageError(`--preprocessing must be auto, caffe-bgr or torchvision, got "${value}"`);
+  return value;
 }
 
 function summarise(names: string[]): string {
