@@ -51,8 +51,8 @@ function timeMs(fn: () => tf.Tensor, n: number): number {
   return times[Math.floor(times.length / 2)] ?? NaN;
 }
 
-function timeLayer(backend: string, layer: Layer, n: number): { grad: number; forward: number } {
-  tf.setBackend(backend);
+async function timeLayer(backend: string, layer: Layer, n: number): Promise<{ grad: number; forward: number }> {
+  await tf.setBackend(backend);
   const x = random(layer.x);
   const filter = random(layer.filter);
   const fwdAttrs = { strides: layer.strides, pad: layer.pad, dilations: 1, dataFormat: 'NHWC' };
@@ -74,18 +74,13 @@ registerWasmGradientKernels();
 await tf.setBackend('cpu');
 
 const header = ['layer', 'wasm composed ms', 'cpu native ms', 'cpu / wasm', 'wasm forward ms'];
-const rows = LAYERS.map((layer) => {
-  const wasm = timeLayer('wasm', layer, reps);
+const rows: string[][] = [];
+for (const layer of LAYERS) {
+  const wasm = await timeLayer('wasm', layer, reps);
   // The cpu gradient kernels take seconds on these shapes; fewer runs keep the bench short.
-  const cpu = timeLayer('cpu', layer, Math.min(reps, 3));
-  return [
-    layer.name,
-    wasm.grad.toFixed(1),
-    cpu.grad.toFixed(1),
-    `${(cpu.grad / wasm.grad).toFixed(0)}x`,
-    wasm.forward.toFixed(1),
-  ];
-});
+  const cpu = await timeLayer('cpu', layer, Math.min(reps, 3));
+  rows.push([layer.name, wasm.grad.toFixed(1), cpu.grad.toFixed(1), `${(cpu.grad / wasm.grad).toFixed(0)}x`, wasm.forward.toFixed(1)]);
+}
 
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 const line = (cells: string[]): string =>

@@ -18,7 +18,6 @@ const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 export function checkObjectName(name: string): string {
   if (name.length === 0) throw bad('object name is empty');
   if (utf8Length(name) > MAX_OBJECT_NAME_BYTES) throw bad(`object name is longer than ${MAX_OBJECT_NAME_BYTES} bytes`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) throw bad('object name contains control characters (NUL, CR, LF or similar)');
   if (name.includes('\\')) throw bad('object name contains a backslash; use / between folders');
   if (name.startsWith('/')) throw bad('object name must be relative (no leading /)');
