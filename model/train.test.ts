@@ -61,6 +61,35 @@ describe('frozen training (head on cached features)', () => {
   });
 });
 
+describe('frozen training past the feature-cache limit', () => {
+  it('streams features per batch and learns the same as the cached run, without leaking', async () => {
+    const data = { train: fileSource(intelFiles('train', 4, ['forest', 'sea', 'street'])), val: fileSource(intelFiles('train', 2, ['forest', 'sea', 'street'], 60)) };
+    const opts = { freeze: true, epochs: 2, batchSize: 4, learningRate: 1e-3, seed: 3 };
+    const run = async (limit: number | undefined) => {
+      const model = ClassifierModel.create({ arch: 'squeezenet1_1', numClasses: 3, seed: 2 });
+      model.loadStateDict(readPth(readFileSync(PRETRAINED)));
+      const result = await train(model, data, opts, limit === undefined ? {} : { featureCacheLimitBytes: limit });
+      const head = Array.from(await model.param('classifier.1.weight').data());
+      model.dispose();
+      return { result, head };
+    };
+    const cached = await run(undefined);
+    const before = tf.memory().numTensors;
+    const streamed = await run(1024);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(cached.result.features).toBe('cached');
+    expect(streamed.result.features).toBe('streamed');
+    expect(streamed.result.history).toHaveLength(2);
+    for (let e = 0; e < 2; e++) {
+      const [a, b] = [streamed.result.history[e]!, cached.result.history[e]!];
+      expect(Math.abs(a.trainLoss - b.trainLoss) / b.trainLoss).toBeLessThan(1e-4);
+      expect(Math.abs(a.valLoss! - b.valLoss!) / b.valLoss!).toBeLessThan(1e-4);
+    }
+    const scale = Math.max(...cached.head.map(Math.abs));
+    expect(Math.max(...streamed.head.map((v, i) => Math.abs(v - cached.head[i]!))) / scale).toBeLessThan(1e-3);
+  });
+});
+
 describe('full fine-tuning on wasm', () => {
   it('SqueezeNet: validation loss drops within one epoch', async () => {
     const model = pretrainedSqueezeNet();

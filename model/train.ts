@@ -85,6 +85,12 @@ export interface TrainHooks {
   onCheckpoint?: (checkpoint: TrainCheckpoint) => Promise<void> | void;
   /** Continue from this checkpoint instead of starting afresh. */
   resume?: TrainCheckpoint;
+  /**
+   * Most bytes of backbone features a frozen run may keep in memory (default: no limit). A run
+   * that would need more computes the features batch by batch every epoch instead: slower, but
+   * it trains on any number of images without holding them.
+   */
+  featureCacheLimitBytes?: number;
 }
 
 export interface TrainResult {
@@ -96,6 +102,8 @@ export interface TrainResult {
   /** Images that could not be decoded, by name. */
   skipped: DataProblem[];
   seconds: number;
+  /** How a frozen run got its backbone features: cached once in memory, or recomputed per batch. */
+  features: 'cached' | 'streamed' | 'trained';
 }
 
 /** The data of a run: `val` may be null (no validation, no early stopping). */
@@ -263,8 +271,9 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   let trainCache: FeatureCache | null = null;
   let valCache: FeatureCache | null = null;
   let cancelled = false;
+  const streamFeatures = opts.freeze && featureBytes(model, data, opts.hflip) > (hooks.featureCacheLimitBytes ?? Infinity);
   try {
-    if (opts.freeze) {
+    if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
       trainCache = await extractFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
       if (trainCache && data.val) valCache = await extractFeatures(model, data.val, false, opts.batchSize, progress, hooks, skipped);
@@ -315,6 +324,13 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
           input = flips ? flipSome(x, kept.map((i) => flips[idx.indexOf(i)]!)) : x;
           if (input !== x) x.dispose();
           labels = kept.map((i) => data.train.label(i));
+          if (streamFeatures) {
+            // Frozen backbone, features too many to cache: compute this batch's outside the tape.
+            const f = model.backbone(input as tf.Tensor4D);
+            input.dispose();
+            input = f;
+            fromFeatures = true;
+          }
         }
         const y = tf.tensor1d(labels, 'int32');
         const bnUpdates: BatchNormUpdate[] = [];
@@ -406,10 +422,18 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
       model.setWeights(best.weights);
       bestEpoch = best.epoch;
     }
-    return { history, bestEpoch, stoppedEarly, cancelled, skipped, seconds: (performance.now() - started) / 1000 };
+    const features = !opts.freeze ? 'trained' : streamFeatures ? 'streamed' : 'cached';
+    return { history, bestEpoch, stoppedEarly, cancelled, skipped, seconds: (performance.now() - started) / 1000, features };
   } finally {
     optimizer.dispose();
   }
+}
+
+/** Bytes a frozen run's feature cache would take: per-image feature size × images (twice for flips). */
+function featureBytes(model: ClassifierModel, data: TrainData, hflip: boolean): number {
+  const [h, w] = model.preprocessing.inputSize;
+  const perImage = tf.tidy(() => model.backbone(tf.zeros([1, h, w, 3]) as tf.Tensor4D).size) * 4;
+  return perImage * (data.train.size * (hflip ? 2 : 1) + (data.val?.size ?? 0));
 }
 
 /** Sets BatchNorm running statistics from the first 256 images of a source, batch statistics averaged. */

@@ -301,13 +301,3 @@ export class StorageFullError extends Error {
   }
 }
 
-/** Frozen training would cache more backbone features than the device can hold. */
-export class FeatureCacheTooLargeError extends Error {
-  constructor(images: number, bytes: number, limit: number) {
-    super(
-      `Training with a frozen backbone keeps every image's features in memory: ${images} images need ${(bytes / 2 ** 20).toFixed(0)} MiB, more than the ${(limit / 2 ** 20).toFixed(0)} MiB this app allows. ` +
-        'Turn off horizontal flips (halves it), train the whole network instead (streams from storage), or use fewer images.',
-    );
-    this.name = 'FeatureCacheTooLargeError';
-  }
-}

@@ -9,7 +9,6 @@ import { isImagePath, recordsFromPaths, type DataProblem, type Split } from '../
 import { ImageDecodeError, type ImageSource } from '../../../model/data/source';
 import { randomSplit } from '../../../model/data/split';
 import {
-  FeatureCacheTooLargeError,
   StorageFullError,
   type BackendInfo,
   type BackendName,
@@ -565,11 +564,12 @@ export class LocalEngine implements Engine {
     const signal = options.signal ? AbortSignal.any([options.signal, lostController.signal]) : lostController.signal;
     try {
       if (weights && !checkpoint) model.loadStateDict(weights);
-      if (config.options.freeze) this.checkFeatureMemory(model, trainSource.size + (val?.size ?? 0), config.options.hflip);
       options.onProgress?.({ type: 'run', runId: run.id, resumedFromEpoch: checkpoint?.epoch ?? 0 });
       const result: TrainResult = await train(model, { train: trainSource, val }, config.options, {
         signal,
         onEvent: (e) => options.onProgress?.(e),
+        // Past this, a frozen run recomputes backbone features per batch instead of caching them.
+        featureCacheLimitBytes: this.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT,
         ...(checkpoint && { resume: checkpoint }),
         onCheckpoint: async (c) => {
           // One transaction: the checkpoint and the run's progress land together or not at all.
@@ -623,14 +623,6 @@ export class LocalEngine implements Engine {
       this.lostControllers.delete(lostController);
       model.dispose();
     }
-  }
-
-  private checkFeatureMemory(model: ClassifierModel, images: number, flips: boolean): void {
-    const [h, w] = model.preprocessing.inputSize;
-    const perImage = tf.tidy(() => model.backbone(tf.zeros([1, h, w, 3]) as tf.Tensor4D).size) * 4;
-    const bytes = perImage * images * (flips ? 2 : 1);
-    const limit = this.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT;
-    if (bytes > limit) throw new FeatureCacheTooLargeError(images, bytes, limit);
   }
 
   private async finishRun(run: RunRow, status: RunRow['status'], modelId: string | null, error: string | null): Promise<void> {
