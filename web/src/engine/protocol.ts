@@ -216,18 +216,53 @@ const defaultErrorFactory: ErrorFactory = (wire) => {
 
 interface Pending {
   settle: (message: EngineResponse) => void;
+  fail: (error: Error) => void;
   progress?: ((p: Progress) => void) | undefined;
   trainProgress?: ((p: TrainProgress) => void) | undefined;
+}
+
+/** What a caller may ask of the connection beyond the `Engine` calls. */
+export interface ConnectOptions {
+  makeError?: ErrorFactory;
+  /**
+   * How long an aborted call may go on before the engine counts as stuck (a kernel that never
+   * returns, a decoder that hangs): the call then rejects with an AbortError, every other
+   * pending call with an `EngineRestartedError`, and `onUnresponsive` runs — the page
+   * terminates the worker and starts a new one. Training stops between batches, so a healthy
+   * engine answers well within this.
+   */
+  cancelGraceMs?: number;
+  onUnresponsive?: () => void;
+}
+
+/** The worker was replaced while this call was in flight; trying again is safe. */
+export class EngineRestartedError extends Error {
+  constructor() {
+    super('The engine stopped responding and was restarted; try again.');
+    this.name = 'EngineRestartedError';
+  }
 }
 
 /**
  * An `Engine` that forwards every call over `port` (a Worker). Aborting a call's signal sends
  * `cancel`; the call still settles with what the engine answers (training returns what it
- * learnt, other calls reject with an AbortError).
+ * learnt, other calls reject with an AbortError) — or, when the engine does not answer within
+ * `cancelGraceMs`, with an AbortError while `onUnresponsive` replaces the worker.
  */
-export function connectEngine(port: Port<EngineMessage, EngineRequest>, makeError: ErrorFactory = defaultErrorFactory): Engine {
+export function connectEngine(port: Port<EngineMessage, EngineRequest>, options: ConnectOptions = {}): Engine {
+  const makeError = options.makeError ?? defaultErrorFactory;
+  const cancelGraceMs = options.cancelGraceMs ?? 30_000;
   let nextId = 1;
   const pending = new Map<number, Pending>();
+  let dead = false;
+  /** Gives up on the worker: every pending call settles now, and the owner replaces it. */
+  const abandon = (stuckId: number): void => {
+    if (dead) return;
+    dead = true;
+    for (const [id, p] of pending) p.fail(id === stuckId ? new DOMException('cancelled', 'AbortError') : new EngineRestartedError());
+    pending.clear();
+    options.onUnresponsive?.();
+  };
   port.addEventListener('message', (event) => {
     const msg = event.data;
     const p = pending.get(msg.id);
@@ -265,13 +300,29 @@ export function connectEngine(port: Port<EngineMessage, EngineRequest>, makeErro
         reject(new DOMException('cancelled', 'AbortError'));
         return;
       }
-      const onAbort = (): void => port.postMessage({ type: 'cancel', id }, []);
+      if (dead) {
+        reject(new EngineRestartedError());
+        return;
+      }
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = (): void => {
+        port.postMessage({ type: 'cancel', id }, []);
+        watchdog = setTimeout(() => abandon(id), cancelGraceMs);
+      };
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => {
+        clearTimeout(watchdog);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
       pending.set(id, {
         progress: options.progress,
         trainProgress: options.trainProgress,
+        fail: (error) => {
+          done();
+          reject(error);
+        },
         settle: (msg) => {
-          options.signal?.removeEventListener('abort', onAbort);
+          done();
           if (msg.type === 'error') return reject(makeError(msg.error));
           const value = msg.method === method ? pick(msg) : undefined;
           if (value === undefined) reject(new Error(`engine answered ${method} with ${msg.method}`));
