@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { go, heldOutImage, importFolder, importWeights, makeSubset, openApp, sharedDataAvailable, startHeadOnlyRun } from './fixtures';
+import { go, heldOutImage, importFolder, importWeights, makeSubset, openApp, requireSharedData, startHeadOnlyRun } from './fixtures';
 
-test.skip(!sharedDataAvailable(), 'needs ../shared/datasets/intel-scenes and the pretrained .pth');
+requireSharedData();
 // Playwright's routing does not see requests a service worker handles.
 test.use({ serviceWorkers: 'block' });
 

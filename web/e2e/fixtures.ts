@@ -36,8 +36,9 @@ export function heldOutImage(cls: string, testPerClass: number): string {
   return path.join(dir, f);
 }
 
-export function sharedDataAvailable(): boolean {
-  return existsSync(INTEL) && existsSync(PTH);
+/** The suite runs on the shared data; without it every spec fails at once, saying why (never skipped). */
+export function requireSharedData(): void {
+  for (const p of [INTEL, PTH]) if (!existsSync(p)) throw new Error(`e2e tests need ${p} (the shared Intel scenes and pretrained weights beside the repository)`);
 }
 
 /** Opens the app on the WASM backend (the test machine has no GPU; WebGL on SwiftShader is slower than WASM). */

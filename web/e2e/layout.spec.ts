@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { PTH, openApp, sharedDataAvailable } from './fixtures';
+import { PTH, openApp, requireSharedData } from './fixtures';
 
 const SCREENS = ['datasets', 'weights', 'train', 'evaluate', 'models', 'classify', 'settings'];
 
@@ -20,7 +20,7 @@ test('every screen fits a 360 px wide phone without sideways scrolling of the pa
 });
 
 test('keyboard alone: move between screens and import weights through the file input', async ({ page }) => {
-  test.skip(!sharedDataAvailable(), 'needs the pretrained .pth');
+  requireSharedData();
   await openApp(page);
   const focusOn = async (match: (el: { tag: string; text: string; testid: string | null }) => boolean, max = 40): Promise<void> => {
     for (let i = 0; i < max; i++) {

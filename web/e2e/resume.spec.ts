@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { go, importFolder, importWeights, makeSubset, openApp, sharedDataAvailable } from './fixtures';
+import { go, importFolder, importWeights, makeSubset, openApp, requireSharedData } from './fixtures';
 
-test.skip(!sharedDataAvailable(), 'needs ../shared/datasets/intel-scenes and the pretrained .pth');
+requireSharedData();
 
 test('a reload in the middle of training resumes from the last checkpoint and finishes', async ({ page }) => {
   const folder = makeSubset(6, 1);

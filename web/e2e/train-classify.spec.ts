@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { heldOutImage, importFolder, importWeights, makeSubset, openApp, go, sharedDataAvailable, startHeadOnlyRun } from './fixtures';
+import { heldOutImage, importFolder, importWeights, makeSubset, openApp, go, requireSharedData, startHeadOnlyRun } from './fixtures';
 
-test.skip(!sharedDataAvailable(), 'needs ../shared/datasets/intel-scenes and the pretrained .pth');
+requireSharedData();
 
 test('import a labelled folder and a .pth, train head-only, evaluate, classify a held-out image', async ({ page }) => {
   const folder = makeSubset(10, 4);

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { Engine } from '../../model/engine/engine';
 import { DEFAULT_TRAIN_OPTIONS } from '../../model/train';
-import { INTEL, sharedDataAvailable } from './fixtures';
+import { INTEL, requireSharedData } from './fixtures';
 
-test.skip(!sharedDataAvailable(), 'needs ../shared/datasets/intel-scenes');
+requireSharedData();
 
 test('WebGPU is selected on the software adapter and agrees with WASM on a training step and a prediction', async ({ page }) => {
   // Asked for by name: `auto` passes over a software adapter (WASM is faster there).
