@@ -61,6 +61,21 @@ export async function storageRoutes(app: FastifyInstance, opts: { config: Server
   const { config, store, metrics } = opts;
   const signLimit = { rateLimit: { max: config.rateLimits.sign, timeWindow: 60_000 } };
 
+  /**
+   * The embedded bucket signs URLs on the address the server listens on (127.0.0.1). A page
+   * opened as http://localhost:PORT would then PUT cross-origin, which the browser refuses
+   * under COEP/CORS; so when the request named this server by another loopback name on the
+   * same port, the URL keeps that name. The signature does not cover the host; any other
+   * Host header (or a configured SCENELAB_PUBLIC_URL) leaves the URL as signed.
+   */
+  const asRequested = (url: string, host: string | undefined): string => {
+    if (config.publicUrl || store.kind !== 'local' || !host) return url;
+    const m = /^(localhost|127\.0\.0\.1|\[::1\]):(\d{1,5})$/i.exec(host);
+    const signedOrigin = /^http:\/\/[^/]+/.exec(url)?.[0];
+    if (!m || !signedOrigin || !signedOrigin.endsWith(`:${m[2]}`)) return url;
+    return `http://${host.toLowerCase()}${url.slice(signedOrigin.length)}`;
+  };
+
   app.post<{ Body: SignedUrlBody }>('/api/storage/signed-url', { schema: { body: signedUrlSchema }, config: signLimit }, async (req) => {
     const { op, object } = req.body;
     if (op === 'read') {
@@ -70,13 +85,13 @@ export async function storageRoutes(app: FastifyInstance, opts: { config: Server
       checkReadableName(object, config.readPrefixes);
       const signed = await store.signRead(object);
       metrics.signedUrls.inc({ op, store: store.kind });
-      return signed;
+      return { ...signed, url: asRequested(signed.url, req.headers.host) };
     }
     checkWritableName(object);
     const { contentType, size } = checkWrite(object, req.body.contentType, req.body.size, config.limits);
     const signed = await store.signWrite(object, contentType, size);
     metrics.signedUrls.inc({ op, store: store.kind });
-    return signed;
+    return { ...signed, url: asRequested(signed.url, req.headers.host) };
   });
 
   app.get<{ Querystring: ListQuery }>('/api/storage/list', { schema: { querystring: listSchema }, config: signLimit }, async (req) => {
@@ -88,7 +103,7 @@ export async function storageRoutes(app: FastifyInstance, opts: { config: Server
       // One call signs a whole page, so importing a 14,000-image dataset takes 14 requests, not 14,000.
       for (const o of page.objects) {
         checkObjectName(o.name);
-        o.url = (await store.signRead(o.name)).url;
+        o.url = asRequested((await store.signRead(o.name)).url, req.headers.host);
       }
       metrics.signedUrls.inc({ op: 'read', store: store.kind }, page.objects.length);
     }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { utimes, writeFile } from 'node:fs/promises';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -202,5 +202,39 @@ describe('embedded bucket through a real listening server', () => {
     const { info, stream } = await reopened.openRead('datasets/demo/forest/1.jpg', Object.fromEntries(new URL(w.url).searchParams));
     stream.destroy();
     expect(info.size).toBe(jpeg.length);
+  });
+});
+
+describe('signed URLs keep the loopback name the page used', () => {
+  it('signs on localhost for a page opened as localhost, and never on a foreign Host', async () => {
+    const dir = tempDir('bucket-host');
+    const server = await startServer(testConfig(dir), { logger: false, predictor: new StubPredictor() });
+    try {
+      const port = new URL(server.url).port;
+      const sign = (host: string) =>
+        new Promise<string>((resolve, reject) => {
+          const body = JSON.stringify({ op: 'read', object: 'datasets/x.jpg' });
+          const req = request(`${server.url}/api/storage/signed-url`, { method: 'POST', headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve((JSON.parse(text) as { url: string }).url));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      const objects = (server.store as LocalBucket).objectsDir;
+      await mkdir(path.join(objects, 'datasets'), { recursive: true });
+      await writeFile(path.join(objects, 'datasets', 'x.jpg'), intelJpegs('sea', 1)[0]!);
+      expect(await sign(`localhost:${port}`)).toMatch(new RegExp(`^http://localhost:${port}/bucket/datasets/x\\.jpg\\?`));
+      expect(await sign(`127.0.0.1:${port}`)).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/bucket/`));
+      expect(await sign(`evil.example:${port}`)).toMatch(new RegExp(`^${server.url}/bucket/`));
+      expect(await sign(`localhost:${Number(port) + 1}`)).toMatch(new RegExp(`^${server.url}/bucket/`));
+      // The signature does not cover the host: the localhost URL works as issued.
+      const url = await sign(`localhost:${port}`);
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      await server.close();
+      await cleanup(dir);
+    }
   });
 });
