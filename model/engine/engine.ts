@@ -123,6 +123,8 @@ export interface ImageQuery {
   ids?: number[];
   offset?: number;
   limit?: number;
+  /** The original file rather than the model-size copy (for uploads and exports). */
+  original?: boolean;
 }
 
 export interface ImageThumb {
@@ -130,7 +132,7 @@ export interface ImageThumb {
   path: string;
   label: string | null;
   split: Split;
-  /** The model-size copy (or the original when it is small already). */
+  /** The model-size copy (or the original when it is small already, or when asked for). */
   blob: BinaryFile;
 }
 

@@ -351,7 +351,7 @@ export class LocalEngine implements Engine {
     const rows = await Promise.all(page.map((id) => tx.store.get(id)));
     const images = rows
       .filter((r): r is ImageRow => r !== undefined)
-      .map((r) => ({ id: r.id!, path: r.path, label: r.label === '' ? null : r.label, split: r.split, blob: r.copy ?? r.original }));
+      .map((r) => ({ id: r.id!, path: r.path, label: r.label === '' ? null : r.label, split: r.split, blob: query.original ? r.original : (r.copy ?? r.original) }));
     return { total: ids.length, images };
   }
 
