@@ -24,7 +24,7 @@ export function createTrainProgress(stream: NodeJS.WriteStream | NodeJS.Writable
   return (e) => {
     switch (e.type) {
       case 'stage': {
-        const label = e.stage === 'features' ? 'backbone features' : 'training';
+        const label = 'backbone features';
         if (isTty) line(`${label} ${bar(e.done / e.total)} ${e.done}/${e.total}`);
         else {
           const tenth = Math.floor((10 * e.done) / e.total);

@@ -58,7 +58,7 @@ export interface EpochRecord {
 
 /** Typed progress, emitted as training goes. */
 export type TrainEvent =
-  | { type: 'stage'; stage: 'features' | 'train'; done: number; total: number }
+  | { type: 'stage'; stage: 'features'; done: number; total: number }
   | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number; etaSeconds: number }
   | ({ type: 'epoch'; epochs: number; etaSeconds: number } & EpochRecord)
   | { type: 'skipped'; file: string; reason: string }
