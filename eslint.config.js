@@ -10,7 +10,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // One tsconfig per runtime (Node, the DOM-free model core, the page, the worker, the web tests).
-        project: ['tsconfig.json', 'model/tsconfig.json', 'web/tsconfig.json', 'web/tsconfig.worker.json', 'web/tsconfig.node.json'],
+        project: ['tsconfig.json', 'model/tsconfig.json', 'web/tsconfig.json', 'web/tsconfig.worker.json', 'web/tsconfig.node.json', 'test/integration/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -1,5 +1,7 @@
-/** An error whose message is meant for the user as it is: the CLI prints it on one line, without a stack. */
-export class UsageError extends Error {
+import { InputError } from '../node/errors';
+
+/** Bad command-line arguments: printed on one line, exit status 2. */
+export class UsageError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';

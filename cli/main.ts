@@ -1,5 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './errors';
+import { InputError } from '../node/errors';
 
 const HELP = `scenelab — train, evaluate and run SceneLab image classifiers
 
@@ -22,25 +21,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   deploy: async () => (await import('./commands/deploy')).deployCommand,
 };
 
-/** Parses options strictly; unknown flags and missing values become a one-line UsageError. */
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
-  }
-}
-
-/** Reads a numeric option, naming it in the error. */
-export function numberOption(name: string, value: string | undefined, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got "${value}"`);
-  }
-  return n;
-}
-
 /** Runs the CLI and returns the exit code. Errors are printed on one line, never as a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -57,10 +37,10 @@ export async function main(argv: string[]): Promise<number> {
     return await (await load())(rest);
   } catch (e) {
     const err = e as Error;
-    const known = err instanceof UsageError || ['WeightsMismatchError', 'PthFormatError', 'ModelFormatError', 'ImageDecodeError', 'RangeError'].includes(err.name);
+    const known = err instanceof InputError || ['WeightsMismatchError', 'PthFormatError', 'ModelFormatError', 'ImageDecodeError', 'RangeError'].includes(err.name);
     const message = (err.message ?? String(e)).split('\n')[0];
     process.stderr.write(`scenelab ${name}: ${known ? '' : 'error: '}${message}\n`);
     if (process.env.SCENELAB_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return err instanceof InputError ? 2 : 1;
   }
 }

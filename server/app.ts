@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ServerConfig } from './config';
 import { HttpError, type ErrorBody } from './errors';
 import { ServerMetrics } from './metrics';
-import { WorkerEngine } from './predict/engine';
+import { WorkerRunner } from './predict/runner';
 import { LocalPredictor } from './predict/local';
 import { newestBundle, readBundle, readModelFrom } from './predict/model-source';
 import { predictRoutes } from './predict/routes';
@@ -235,8 +235,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   else if (config.predict.kind === 'vertex') predictor = new VertexPredictor(config.predict);
   else {
     // tfjs loads only where the model runs: in the worker, or here when asked to.
-    const engine = config.predictWorker ? new WorkerEngine() : new (await import('./predict/engine-core')).InProcessEngine();
-    predictor = new LocalPredictor({ maxBatch: config.limits.maxBatch, engine });
+    const runner = config.predictWorker ? new WorkerRunner() : new (await import('./predict/runner-core')).InProcessRunner();
+    predictor = new LocalPredictor({ maxBatch: config.limits.maxBatch, runner });
   }
 
   const metrics = new ServerMetrics();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { initNodeBackend } from '../cli/backend';
+import { initNodeBackend } from '../node/backend';
 import { ClassifierModel } from '../model/model';
 import { readPth } from '../model/pth';
 import { crossEntropy } from '../model/train';

@@ -1,10 +1,10 @@
 import { EndpointServiceClient, ModelServiceClient } from '@google-cloud/aiplatform';
 import { Storage } from '@google-cloud/storage';
 import { readModelJson } from '../../model/artifacts';
-import { endpointName, vertexClientOptions } from '../../server/predict/vertex';
+import { endpointName, vertexClientOptions } from '../../node/google-cloud';
 import { UsageError } from '../errors';
-import { numberOption, parse } from '../main';
-import { readModelFiles } from '../model-store';
+import { numberOption, parse } from '../args';
+import { readModelFiles } from '../../node/model-store';
 
 const HELP = `scenelab deploy — serve a model on Vertex AI with the SceneLab serving container
 

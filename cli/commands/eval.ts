@@ -1,9 +1,9 @@
 import { evaluate } from '../../model/evaluate';
-import { backendFromOptions, initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { UsageError } from '../errors';
-import { parse } from '../main';
-import { loadModel } from '../model-store';
-import { labelledSource, readLocalDataset } from '../node-data';
+import { parse } from '../args';
+import { loadModel } from '../../node/model-store';
+import { labelledSource, readLocalDataset } from '../../node/data';
 
 const HELP = `scenelab eval — score a trained model on a labelled image folder
 

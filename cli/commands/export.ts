@@ -2,10 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { zipModelFiles } from '../../model/artifacts';
 import { importModelFiles } from '../../model/artifacts';
 import { writePth } from '../../model/pth';
-import { initNodeBackend } from '../backend';
+import { initNodeBackend } from '../../node/backend';
 import { UsageError } from '../errors';
-import { parse } from '../main';
-import { readModelFiles } from '../model-store';
+import { parse } from '../args';
+import { readModelFiles } from '../../node/model-store';
 
 const HELP = `scenelab export — write a trained model in another format
 

@@ -1,10 +1,10 @@
 import { ImageDecodeError } from '../../model/data/source';
 import { classify } from '../../model/evaluate';
-import { backendFromOptions, initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { UsageError } from '../errors';
-import { parse } from '../main';
-import { loadModel } from '../model-store';
-import { decodeFile } from '../node-data';
+import { parse } from '../args';
+import { loadModel } from '../../node/model-store';
+import { decodeFile } from '../../node/data';
 
 const HELP = `scenelab predict — classify images with a trained model
 

@@ -4,15 +4,15 @@ import { subset } from '../../model/data/source';
 import { randomSplit } from '../../model/data/split';
 import { evaluate } from '../../model/evaluate';
 import { ClassifierModel, isArchName, ARCH_NAMES } from '../../model/model';
-import { choosePreprocessing } from '../../model/engine/preprocessing';
+import { choosePreprocessing } from '../../model/run/preprocessing';
 import { readPth, writePth } from '../../model/pth';
 import type { StateDict } from '../../model/tensor-data';
 import { train, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
-import { backendFromOptions, initNodeBackend } from '../backend';
+import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { UsageError } from '../errors';
-import { numberOption, parse } from '../main';
-import { writeModelDir } from '../model-store';
-import { classesOf, labelledSource, readLocalDataset } from '../node-data';
+import { numberOption, parse } from '../args';
+import { writeModelDir } from '../../node/model-store';
+import { classesOf, labelledSource, readLocalDataset } from '../../node/data';
 import { createTrainProgress } from '../progress';
 
 const HELP = `scenelab train — fine-tune a classifier on a labelled image folder

@@ -1,11 +1,11 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import sharp from 'sharp';
-import { decodeImage } from '../../cli/node-data';
+import { decodeImage } from '../../node/data';
 import { ModelFormatError, type ModelFiles } from '../../model/artifacts';
 import { ImageDecodeError } from '../../model/data/source';
 import type { RawImage } from '../../model/preprocess';
 import { HttpError } from '../errors';
-import type { ClassifierEngine, EngineAnswer } from './engine';
+import type { ClassifierRunner, RunnerAnswer } from './runner';
 import type { ImageInstance, ModelRef, PredictOutcome, Predictor } from './types';
 
 /** Larger images are shrunk by sharp before they reach tfjs: a 12 MP photo would need ~150 MB of tensors. */
@@ -14,7 +14,7 @@ const SHRINK_TO_SIDE = 1024;
 
 interface Job {
   images: RawImage[];
-  resolve: (r: EngineAnswer) => void;
+  resolve: (r: RunnerAnswer) => void;
   reject: (e: unknown) => void;
 }
 
@@ -45,7 +45,7 @@ export async function decodeInstance(instance: ImageInstance, name: string): Pro
 /**
  * The embedded predictor: the active model (a run directory or bundle, the same files the
  * CLI and the app write) on tfjs wasm, in a worker thread by default. Images are decoded
- * here (sharp's thread pool), queued, and sent to the engine in micro-batches of up to
+ * here (sharp's thread pool), queued, and sent to the runner in micro-batches of up to
  * `maxBatch`, one batch at a time; a new model takes over between batches.
  */
 export class LocalPredictor implements Predictor {
@@ -58,11 +58,11 @@ export class LocalPredictor implements Predictor {
   private closed = false;
 
   constructor(
-    private readonly options: { maxBatch: number; engine: ClassifierEngine },
+    private readonly options: { maxBatch: number; runner: ClassifierRunner },
   ) {}
 
-  get engine(): ClassifierEngine {
-    return this.options.engine;
+  get runner(): ClassifierRunner {
+    return this.options.runner;
   }
 
   /** The model answering now, if any. */
@@ -71,7 +71,7 @@ export class LocalPredictor implements Predictor {
   }
 
   describe(): string {
-    const home = this.options.engine.home === 'worker' ? 'in a worker thread' : 'in the main thread';
+    const home = this.options.runner.home === 'worker' ? 'in a worker thread' : 'in the main thread';
     return this.ref ? `embedded tfjs (wasm, ${home}), model ${this.ref.id} (${this.ref.arch}, ${this.ref.classes} classes)` : `embedded tfjs (wasm, ${home}), no model loaded yet`;
   }
 
@@ -83,7 +83,7 @@ export class LocalPredictor implements Predictor {
     return {
       source: 'local',
       ready: this.ready(),
-      engine: this.options.engine.home,
+      runner: this.options.runner.home,
       model: this.ref ? { ...this.ref, loadedAt: this.loadedAt } : null,
       queued: this.queue.length,
       ...(this.lastError ? { lastError: this.lastError } : {}),
@@ -98,7 +98,7 @@ export class LocalPredictor implements Predictor {
   /** Makes a model active; a broken one leaves the previous model in place. */
   async load(files: ModelFiles, id: string): Promise<ModelRef> {
     try {
-      const ref = await this.options.engine.load(files, id, this.options.maxBatch);
+      const ref = await this.options.runner.load(files, id, this.options.maxBatch);
       this.ref = ref;
       this.loadedAt = new Date().toISOString();
       this.lastError = undefined;
@@ -117,7 +117,7 @@ export class LocalPredictor implements Predictor {
     }
     // Decoding runs in sharp's thread pool, in parallel, outside the queue.
     const images = await Promise.all(instances.map((inst, i) => decodeInstance(inst, `instances[${i}]`)));
-    const { predictions, ref } = await new Promise<EngineAnswer>((resolve, reject) => {
+    const { predictions, ref } = await new Promise<RunnerAnswer>((resolve, reject) => {
       this.queue.push({ images, resolve, reject });
       void this.pump();
     });
@@ -137,7 +137,7 @@ export class LocalPredictor implements Predictor {
           n += job.images.length;
         }
         try {
-          const { predictions, ref } = await this.options.engine.classify(batch.flatMap((j) => j.images));
+          const { predictions, ref } = await this.options.runner.classify(batch.flatMap((j) => j.images));
           let at = 0;
           for (const j of batch) {
             j.resolve({ predictions: predictions.slice(at, at + j.images.length), ref });
@@ -157,6 +157,6 @@ export class LocalPredictor implements Predictor {
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await nextTurn();
-    await this.options.engine.close();
+    await this.options.runner.close();
   }
 }

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Storage } from '@google-cloud/storage';
 import { ModelFormatError, unzipModelFiles, type ModelFiles } from '../../model/artifacts';
-import { readModelFiles } from '../../cli/model-store';
+import { readModelFiles } from '../../node/model-store';
 import type { LocalBucket } from '../storage/local-bucket';
 
 /** Files a model directory holds; anything else under the prefix (checkpoints, curves) is not downloaded. */

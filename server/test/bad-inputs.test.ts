@@ -113,7 +113,7 @@ describe('bad inputs across the routes', () => {
 
   it('accepts the same requests when they are well-formed (the cases fail for the stated reason)', async () => {
     // This server runs its model in the main thread (SCENELAB_PREDICT_WORKER=false).
-    expect(server.predictor.status()).toMatchObject({ engine: 'in-process', ready: true });
+    expect(server.predictor.status()).toMatchObject({ runner: 'in-process', ready: true });
     const ok = await fetch(`${server.url}/api/predict`, { method: 'POST', headers: { ...JSON_AUTH, origin: 'https://app.example.com' }, body: predict([{ data: { b64: b64(jpeg) } }]) });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');

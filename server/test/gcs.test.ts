@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../app';
-import { GcsEmulator } from '../emulators/gcs-emulator';
+import { GcsEmulator } from '../../test/emulators/gcs-emulator';
 import { GcsStore } from '../storage/gcs';
 import type { SignedUrl } from '../storage/types';
 import { cleanup, intelJpegs, postJson, tempDir, testConfig } from './helpers';

@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { crc32, deflateSync } from 'node:zlib';
 import path from 'node:path';
-import { initNodeBackend } from '../../cli/backend';
+import { initNodeBackend } from '../../node/backend';
 import { exportModelFiles, zipModelFiles } from '../../model/artifacts';
 import { ClassifierModel } from '../../model/model';
 import { loadConfig, type ServerConfig } from '../config';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../../cli/node-data';
+import { decodeImage } from '../../node/data';
 import { importModelFiles } from '../../model/artifacts';
 import { classify } from '../../model/evaluate';
-import { readModelFiles } from '../../cli/model-store';
+import { readModelFiles } from '../../node/model-store';
 import { startServer, type RunningServer } from '../app';
-import { WorkerEngine } from '../predict/engine';
-import { InProcessEngine } from '../predict/engine-core';
+import { WorkerRunner } from '../predict/runner';
+import { InProcessRunner } from '../predict/runner-core';
 import type { LocalPredictor } from '../predict/local';
 import type { SignedUrl } from '../storage/types';
 import { b64, CLASSES, cleanup, intelJpegs, makeModel, pngDeclaring, postJson, solidPng, tempDir, testConfig } from './helpers';
@@ -79,20 +79,20 @@ describe('embedded tfjs predictor', () => {
   });
 
   it('runs the model in a worker thread and leaks no tensors across requests', async () => {
-    const engine = (server.predictor as LocalPredictor).engine;
-    expect(engine.home).toBe('worker');
+    const runner = (server.predictor as LocalPredictor).runner;
+    expect(runner.home).toBe('worker');
     const body = { instances: [{ data: { b64: b64(jpegs[0]!) } }, { data: { b64: b64(jpegs[1]!) } }] };
     await postJson(`${server.url}/api/predict`, body);
-    const before = await engine.numTensors();
+    const before = await runner.numTensors();
     for (let i = 0; i < 5; i++) expect((await postJson(`${server.url}/api/predict`, body)).status).toBe(200);
-    expect(await engine.numTensors()).toBe(before);
+    expect(await runner.numTensors()).toBe(before);
   });
 
   it('restarts a dead worker with the same model and keeps answering', async () => {
-    const engine = (server.predictor as LocalPredictor).engine as WorkerEngine;
+    const runner = (server.predictor as LocalPredictor).runner as WorkerRunner;
     const body = { instances: [{ data: { b64: b64(jpegs[2]!) } }] };
     const before = (await postJson(`${server.url}/api/predict`, body)).json as unknown as PredictJson;
-    await engine.kill();
+    await runner.kill();
     const after = await postJson(`${server.url}/api/predict`, body);
     expect(after.status).toBe(200);
     expect((after.json as unknown as PredictJson).predictions[0]!.probabilities.forest).toBeCloseTo(before.predictions[0]!.probabilities.forest!, 5);
@@ -141,8 +141,8 @@ describe('embedded predictor with no model configured', () => {
     const r1 = await postJson(`${server.url}/api/predict`, { instances: [{ data: { b64: b64(jpeg) } }] });
     expect(r1.status).toBe(200);
     expect((r1.json as unknown as PredictJson).model.id).toBe('models/first.zip');
-    const engine = (server.predictor as LocalPredictor).engine;
-    const tensorsWithOne = await engine.numTensors();
+    const runner = (server.predictor as LocalPredictor).runner;
+    const tensorsWithOne = await runner.numTensors();
 
     const two = await makeModel(dir, 2);
     await uploadBundle('models/second.zip', two.bundleBytes);
@@ -150,19 +150,19 @@ describe('embedded predictor with no model configured', () => {
     const r2 = await postJson(`${server.url}/api/predict`, { instances: [{ data: { b64: b64(jpeg) } }] });
     expect((r2.json as unknown as PredictJson).model.id).toBe('models/second.zip');
     // The first model was disposed when the second replaced it.
-    expect(await engine.numTensors()).toBe(tensorsWithOne);
+    expect(await runner.numTensors()).toBe(tensorsWithOne);
   });
 });
 
-describe('the engine interface in both homes', () => {
+describe('the runner interface in both homes', () => {
   it('gives the same answers in this thread and in a worker, without leaking tensors', async () => {
     const dir = tempDir('engines');
     try {
       const { runDir } = await makeModel(dir, 3);
       const files = await readModelFiles(runDir);
       const images = await Promise.all(intelJpegs('sea', 3).map((j, i) => decodeImage(j, `sea${i}`)));
-      const inProcess = new InProcessEngine();
-      const worker = new WorkerEngine();
+      const inProcess = new InProcessRunner();
+      const worker = new WorkerRunner();
       try {
         const [a, b] = await Promise.all([inProcess.load(files, 'm', 2), worker.load(files, 'm', 2)]);
         expect(a).toEqual({ id: 'm', arch: 'squeezenet1_1', classes: 6 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GcsEmulator } from '../emulators/gcs-emulator';
+import { GcsEmulator } from '../../test/emulators/gcs-emulator';
 import type { SignedUrl } from '../storage/types';
 import { b64, cleanup, intelJpegs, makeModel, postJson, tempDir } from './helpers';
 import { freePort, spawnServer } from './server-process';

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../app';
-import { VertexEmulator } from '../emulators/vertex-emulator';
+import { VertexEmulator } from '../../test/emulators/vertex-emulator';
 import { fromProtoValue, toProtoValue, type Json } from '../predict/proto-value';
 import { normalizePrediction } from '../predict/vertex';
 import { b64, CLASSES, cleanup, intelJpegs, postJson, tempDir, testConfig } from './helpers';

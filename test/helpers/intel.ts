@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ImageSource } from '../../model/data/source';
-import { decodeFile } from '../../cli/node-data';
+import { decodeFile } from '../../node/data';
 
 /** The shared, read-only data beside the repository. */
 export const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import type { Engine } from '../../model/engine/engine';
+import type { Engine } from '../src/engine/types';
 import { DEFAULT_TRAIN_OPTIONS } from '../../model/train';
 import { INTEL, requireSharedData } from './fixtures';
 

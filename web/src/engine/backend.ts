@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BACKEND_ORDER, type BackendAttempt, type BackendInfo, type BackendName, type BackendPreference } from '../../../model/engine/engine';
+import { BACKEND_ORDER, type BackendAttempt, type BackendInfo, type BackendName, type BackendPreference } from './types';
 import { registerWasmGradientKernels } from '../../../model/kernels/wasm-gradients';
 
 /** WebGPU is not there or gave no adapter; the message says what to do. */

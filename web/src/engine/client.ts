@@ -5,7 +5,7 @@
  * backend preference the page last asked for; data lives in IndexedDB, so nothing is lost but
  * the call in flight (an interrupted run resumes from its last checkpoint).
  */
-import type { BackendPreference, Engine } from '../../../model/engine/engine';
+import type { BackendPreference, Engine } from './types';
 import { connectEngine, type EngineMessage, type EngineRequest, type Port } from './protocol';
 
 export interface EngineWorker {

@@ -5,7 +5,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { DataProblem, Split } from '../../../model/data/records';
-import type { DatasetSummary, ModelSummary, RunSummary, SplitCounts, WeightsSummary } from '../../../model/engine/engine';
+import type { DatasetSummary, ModelSummary, RunSummary, SplitCounts, WeightsSummary } from './types';
 import type { NamedWeight } from '../../../model/model';
 import type { TrainCheckpoint } from '../../../model/train';
 

@@ -2,7 +2,7 @@
  * Decoding in the browser (page or worker): `createImageBitmap` + `OffscreenCanvas` to RGBA
  * pixels, and the model-size copy made at import time.
  */
-import type { BinaryFile, ImageInput, TransferableImage } from '../../../model/engine/engine';
+import type { BinaryFile, ImageInput, TransferableImage } from './types';
 import { ImageDecodeError } from '../../../model/data/source';
 import type { RawImage } from '../../../model/preprocess';
 

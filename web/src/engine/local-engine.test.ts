@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StorageFullError, type TrainConfig, type TrainProgress } from '../../../model/engine/engine';
+import { StorageFullError, type TrainConfig, type TrainProgress } from './types';
 import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
 import { openDb } from './db';
 import { stripCommonRoot } from './local-engine';
 import { zipSync } from 'fflate';
-import { initNodeBackend } from '../../../cli/backend';
-import type { BackendInfo, BackendName } from '../../../model/engine/engine';
+import { initNodeBackend } from '../../../node/backend';
+import type { BackendInfo, BackendName } from './types';
 import { LocalEngine } from './local-engine';
 import { INTEL, MemoryLocks, PTH, intelFiles, nodeEngine, sharpDecoder } from './test-support';
 

@@ -35,11 +35,11 @@ import {
   type TrainOutcome,
   type TrainProgress,
   type WeightsSummary,
-} from '../../../model/engine/engine';
+} from './types';
 import { classify, evaluate, type EvalReport } from '../../../model/evaluate';
 import { ClassifierModel, HEAD_PREFIX } from '../../../model/model';
 import type { RawImage } from '../../../model/preprocess';
-import { choosePreprocessing } from '../../../model/engine/preprocessing';
+import { choosePreprocessing } from '../../../model/run/preprocessing';
 import { readPth } from '../../../model/pth';
 import { Rng } from '../../../model/rng';
 import type { StateDict } from '../../../model/tensor-data';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Engine, Progress, TrainProgress } from '../../../model/engine/engine';
+import type { Engine, Progress, TrainProgress } from './types';
 import { connectEngine, serveEngine, type EngineMessage, type EngineRequest, type Port } from './protocol';
 import { INTEL, intelFiles, nodeEngine } from './test-support';
 

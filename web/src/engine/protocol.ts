@@ -29,7 +29,7 @@ import type {
   WeightsSummary,
   BinaryFile,
   CallOptions,
-} from '../../../model/engine/engine';
+} from './types';
 import { isTransferableImage } from './images';
 
 /** What the page asks. `cancel` aborts the call with the same id. */

@@ -4,7 +4,7 @@
  * inflated chunk by chunk with fflate's `Unzip`, so a large zip is never held in memory whole.
  */
 import { Unzip, UnzipInflate } from 'fflate';
-import type { BinaryFile } from '../../../model/engine/engine';
+import type { BinaryFile } from './types';
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { flushSync } from 'svelte';
 import { describe, expect, it } from 'vitest';
-import type { Engine, ModelSummary, RunSummary, TrainOutcome, TrainProgress } from '../../../model/engine/engine';
+import type { Engine, ModelSummary, RunSummary, TrainOutcome, TrainProgress } from '../engine/types';
 import { AppState } from './app.svelte';
 
 function model(id: string): ModelSummary {

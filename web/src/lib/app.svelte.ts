@@ -14,7 +14,7 @@ import type {
   TrainOutcome,
   TrainProgress,
   WeightsSummary,
-} from '../../../model/engine/engine';
+} from '../engine/types';
 import type { EpochRecord } from '../../../model/train';
 import { applyTrainProgress, emptyLive, type LiveRun } from './live';
 import { DEFAULT_SETTINGS, isBackendPreference, loadSettings, saveSetting, type Settings } from './settings';

@@ -3,11 +3,11 @@
  * or Cloud Storage when the server is configured for it). The server only signs URLs; the
  * bytes go straight between this page and the bucket.
  */
-import type { DatasetSummary, Engine, ImportFile, ImportResult, ModelSummary, Progress } from '../../../model/engine/engine';
+import type { DatasetSummary, Engine, ImportFile, ImportResult, ModelSummary, Progress } from '../engine/types';
 import { trainingCurvesSvg } from '../../../model/curves';
-import { BucketClient, safeName, type BucketObject } from '../../../server/client/bucket';
+import { BucketClient, safeName, type BucketObject } from '../api/bucket-client';
 
-export { BucketError } from '../../../server/client/bucket';
+export { BucketError } from '../api/bucket-client';
 
 /** One client per page, talking to the server that served it. */
 export const bucketClient = new BucketClient();

@@ -2,7 +2,7 @@
  * Getting files with their folder paths from the three ways a browser offers: an
  * `<input webkitdirectory>`, `showDirectoryPicker()` (Chromium), and a drag-and-drop of a folder.
  */
-import type { ImportFile } from '../../../model/engine/engine';
+import type { ImportFile } from '../engine/types';
 
 /** Files of an `<input type=file webkitdirectory>` (or a plain multiple input: then paths are bare names). */
 export function filesFromInput(list: FileList | null): ImportFile[] {

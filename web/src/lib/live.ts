@@ -1,5 +1,5 @@
 /** The live view of a training run, folded from the engine's progress events. */
-import type { TrainProgress } from '../../../model/engine/engine';
+import type { TrainProgress } from '../engine/types';
 import type { EpochRecord } from '../../../model/train';
 
 /** Live numbers of the run in progress. */

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../../model/engine/engine';
+import type { Engine } from '../engine/types';
 import { registered, updates } from '../test/pwa-register-stub';
 import { AppState } from './app.svelte';
 import { applyUpdate, registerServiceWorker } from './pwa';

@@ -1,5 +1,5 @@
 /** User settings, kept in the `settings` store of the app's IndexedDB database. */
-import type { BackendPreference } from '../../../model/engine/engine';
+import type { BackendPreference } from '../engine/types';
 import { openDb, type Db } from '../engine/db';
 
 export interface Settings {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../app';
-import { cleanup, intelJpegs, tempDir, testConfig } from '../test/helpers';
-import { StubPredictor } from '../test/stub-predictor';
-import { BucketClient, BucketError, contentTypeFor, safeName } from './bucket';
+import { startServer, type RunningServer } from '../../server/app';
+import { cleanup, intelJpegs, tempDir, testConfig } from '../../server/test/helpers';
+import { StubPredictor } from '../../server/test/stub-predictor';
+import { BucketClient, BucketError, contentTypeFor, safeName } from '../../web/src/api/bucket-client';
 
 describe('BucketClient against a real listening server (embedded bucket)', () => {
   let dir: string;
@@ -22,7 +22,7 @@ describe('BucketClient against a real listening server (embedded bucket)', () =>
 
   it('uploads through signed URLs, lists with signed read URLs, and downloads the same bytes', async () => {
     for (const [i, bytes] of jpegs.entries()) {
-      expect(await client.upload(`datasets/demo/train/sea/${i}.jpg`, new Blob([bytes]))).toEqual({ name: `datasets/demo/train/sea/${i}.jpg`, size: bytes.length });
+      expect(await client.upload(`datasets/demo/train/sea/${i}.jpg`, new Blob([bytes as Uint8Array<ArrayBuffer>]))).toEqual({ name: `datasets/demo/train/sea/${i}.jpg`, size: bytes.length });
     }
     await client.upload('runs/demo/history.json', new Blob(['[]']));
     const listed = await client.list('datasets/demo/');
@@ -36,9 +36,9 @@ describe('BucketClient against a real listening server (embedded bucket)', () =>
   });
 
   it('reports refusals with the server\'s reason', async () => {
-    await expect(client.upload('datasets/demo/train/sea/0.jpg', new Blob([jpegs[0]!]))).rejects.toThrow(BucketError);
+    await expect(client.upload('datasets/demo/train/sea/0.jpg', new Blob([jpegs[0]! as Uint8Array<ArrayBuffer>]))).rejects.toThrow(BucketError);
     await expect(client.upload('datasets/demo/notes.txt', new Blob(['x']))).rejects.toThrow(/images, zips, JSON/);
-    await expect(client.upload('elsewhere/x.jpg', new Blob([jpegs[0]!]))).rejects.toThrow(/only be written under/);
+    await expect(client.upload('elsewhere/x.jpg', new Blob([jpegs[0]! as Uint8Array<ArrayBuffer>]))).rejects.toThrow(/only be written under/);
     await expect(client.upload('datasets/demo/fake.jpg', new Blob(['not a jpeg at all']))).rejects.toThrow(/uploading datasets\/demo\/fake\.jpg failed/);
     await expect(client.list('../etc/')).rejects.toMatchObject({ status: 400 });
     const offline = new BucketClient({ baseUrl: 'http://127.0.0.1:9' });

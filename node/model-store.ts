@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { importModelFiles, ModelFormatError, unzipModelFiles, type ModelFiles } from '../model/artifacts';
 import type { ClassifierModel } from '../model/model';
-import { UsageError } from './errors';
+import { InputError } from './errors';
 
 /** Reads the files of a run directory or a model bundle (.zip). */
 export async function readModelFiles(location: string): Promise<ModelFiles> {
@@ -10,14 +10,14 @@ export async function readModelFiles(location: string): Promise<ModelFiles> {
   try {
     st = await stat(location);
   } catch {
-    throw new UsageError(`--model ${location}: no such run directory or bundle`);
+    throw new InputError(`--model ${location}: no such run directory or bundle`);
   }
   if (st.isFile()) return unzipModelFiles(await readFile(location));
   const files: ModelFiles = new Map();
   for (const name of await readdir(location)) {
     if (name.endsWith('.json') || name === 'weights.bin') files.set(name, await readFile(path.join(location, name)));
   }
-  if (!files.has('model.json')) throw new UsageError(`--model ${location}: no model.json there (is it a run directory from "scenelab train"?)`);
+  if (!files.has('model.json')) throw new InputError(`--model ${location}: no model.json there (is it a run directory from "scenelab train"?)`);
   return files;
 }
 
@@ -27,7 +27,7 @@ export async function loadModel(location: string): Promise<ClassifierModel> {
   try {
     return importModelFiles(files);
   } catch (e) {
-    if (e instanceof ModelFormatError) throw new UsageError(`--model ${location}: ${e.message}`);
+    if (e instanceof ModelFormatError) throw new InputError(`--model ${location}: ${e.message}`);
     throw e;
   }
 }

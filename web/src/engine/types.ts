@@ -7,13 +7,13 @@
  * It names no DOM or Node type: files are {@link BinaryFile}s (a `Blob` in browsers and in
  * Node ≥ 18 both fit) and images a caller already holds are {@link ImageInput}s.
  */
-import type { ArchName } from '../arch/types';
-import type { DataProblem, Split } from '../data/records';
-import type { EvalReport, Prediction } from '../evaluate';
-import type { LoadReport } from '../model';
-import type { PreprocessSpec, RawImage } from '../preprocess';
-import type { PreprocessingChoice } from './preprocessing';
-import type { EpochRecord, TrainEvent, TrainOptions } from '../train';
+import type { ArchName } from '../../../model/arch/types';
+import type { DataProblem, Split } from '../../../model/data/records';
+import type { EvalReport, Prediction } from '../../../model/evaluate';
+import type { LoadReport } from '../../../model/model';
+import type { PreprocessSpec, RawImage } from '../../../model/preprocess';
+import type { PreprocessingChoice } from '../../../model/run/preprocessing';
+import type { EpochRecord, TrainEvent, TrainOptions } from '../../../model/train';
 
 /** What a `Blob`/`File` offers that the engine uses. */
 export interface BinaryFile {

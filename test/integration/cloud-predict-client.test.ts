@@ -1,10 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../app';
+import { startServer, type RunningServer } from '../../server/app';
 import { VertexEmulator } from '../emulators/vertex-emulator';
-import { cleanup, intelJpegs, tempDir, testConfig } from '../test/helpers';
-import { StubPredictor } from '../test/stub-predictor';
-import { classifyWithFallback, CloudPredictClient, CloudPredictError, NoAnswerError, toBase64, type Connectivity, type DeviceAnswer } from './cloud-predict';
+import { cleanup, intelJpegs, tempDir, testConfig } from '../../server/test/helpers';
+import { StubPredictor } from '../../server/test/stub-predictor';
+import { classifyWithFallback, CloudPredictClient, CloudPredictError, NoAnswerError, toBase64, type Connectivity, type DeviceAnswer } from '../../web/src/api/cloud-predict-client';
 
 const IMAGE = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
 const OK_ONE = { predictions: [{ label: 'sea', probabilities: { sea: 0.8, forest: 0.2 } }], source: 'vertex', model: { id: 'projects/p/locations/r/endpoints/1', deployedModelId: '9' } };

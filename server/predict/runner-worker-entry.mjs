@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./engine-worker.ts');
+await import('./runner-worker.ts');

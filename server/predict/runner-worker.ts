@@ -1,15 +1,15 @@
 import { parentPort } from 'node:worker_threads';
-import { initNodeBackend } from '../../cli/backend';
-import { EngineCore } from './engine-core';
-import type { EngineRequest, EngineResponse } from './engine-protocol';
+import { initNodeBackend } from '../../node/backend';
+import { RunnerCore } from './runner-core';
+import type { RunnerRequest, RunnerResponse } from './runner-protocol';
 
-/** The classifier worker: the engine core behind the protocol, on the wasm backend. */
+/** The classifier worker: the runner core behind the protocol, on the wasm backend. */
 const port = parentPort;
-if (!port) throw new Error('engine-worker must run in a worker thread');
-const core = new EngineCore();
+if (!port) throw new Error('runner-worker must run in a worker thread');
+const core = new RunnerCore();
 const backend = initNodeBackend('wasm');
 
-async function handle(r: EngineRequest): Promise<EngineResponse> {
+async function handle(r: RunnerRequest): Promise<RunnerResponse> {
   await backend;
   switch (r.type) {
     case 'load':
@@ -25,12 +25,12 @@ async function handle(r: EngineRequest): Promise<EngineResponse> {
   }
 }
 
-port.on('message', (r: EngineRequest) => {
+port.on('message', (r: RunnerRequest) => {
   handle(r).then(
     (response) => port.postMessage(response),
     (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
-      port.postMessage({ type: 'error', id: r.id, name: err.name, message: err.message } satisfies EngineResponse);
+      port.postMessage({ type: 'error', id: r.id, name: err.name, message: err.message } satisfies RunnerResponse);
     },
   );
 });

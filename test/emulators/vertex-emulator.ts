@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { fromProtoValue, toProtoValue, type Json, type ProtoValue } from '../predict/proto-value';
+import { fromProtoValue, toProtoValue, type Json, type ProtoValue } from '../../server/predict/proto-value';
 import { aiplatformService, packAny } from './protos';
 
 /** A call as the emulator received it. */

@@ -5,13 +5,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../../server/app';
-import { BucketClient } from '../../../server/client/bucket';
-import { LocalBucket } from '../../../server/storage/local-bucket';
-import { cleanup, tempDir, testConfig } from '../../../server/test/helpers';
-import { StubPredictor } from '../../../server/test/stub-predictor';
-import { intelFiles, nodeEngine } from '../engine/test-support';
-import { datasetObjectName, importFromBucket, uploadDataset, uploadModel } from './bucket';
+import { startServer, type RunningServer } from '../../server/app';
+import { BucketClient } from '../../web/src/api/bucket-client';
+import { LocalBucket } from '../../server/storage/local-bucket';
+import { cleanup, tempDir, testConfig } from '../../server/test/helpers';
+import { StubPredictor } from '../../server/test/stub-predictor';
+import { intelFiles, nodeEngine } from '../../web/src/engine/test-support';
+import { datasetObjectName, importFromBucket, uploadDataset, uploadModel } from '../../web/src/lib/bucket';
 
 const CLASSES = ['forest', 'sea', 'street'];
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { main } from '../../cli/main';
 import { GcsEmulator } from '../emulators/gcs-emulator';
 import { VertexEmulator } from '../emulators/vertex-emulator';
-import { cleanup, makeModel, tempDir } from './helpers';
+import { cleanup, makeModel, tempDir } from '../../server/test/helpers';
 
 /** Runs the CLI in-process and captures what it prints. */
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,18 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initNodeBackend } from '../../cli/backend';
+import { initNodeBackend } from '../../node/backend';
 import { importModelFiles, ModelFormatError, type ModelFiles } from '../../model/artifacts';
 import { classify } from '../../model/evaluate';
 import type { ClassifierModel } from '../../model/model';
 import type { RawImage } from '../../model/preprocess';
 import { HttpError } from '../errors';
-import type { ClassifierEngine, EngineAnswer } from './engine';
+import type { ClassifierRunner, RunnerAnswer } from './runner';
 import type { ModelRef } from './types';
 
 /**
- * The engine's work, wherever it runs: one model at a time, calls strictly in order (a load
+ * The runner's work, wherever it runs: one model at a time, calls strictly in order (a load
  * never overlaps a batch), the old model disposed when a new one is ready.
  */
-export class EngineCore {
+export class RunnerCore {
   private model: ClassifierModel | undefined;
   private ref: ModelRef | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -48,7 +48,7 @@ export class EngineCore {
     });
   }
 
-  classify(images: RawImage[]): Promise<EngineAnswer> {
+  classify(images: RawImage[]): Promise<RunnerAnswer> {
     return this.serial(async () => {
       const model = this.model;
       const ref = this.ref;
@@ -69,10 +69,10 @@ export class EngineCore {
   }
 }
 
-/** The engine in this thread. The caller (or this) sets up the wasm backend first. */
-export class InProcessEngine implements ClassifierEngine {
+/** The runner in this thread. The caller (or this) sets up the wasm backend first. */
+export class InProcessRunner implements ClassifierRunner {
   readonly home = 'in-process' as const;
-  private readonly core = new EngineCore();
+  private readonly core = new RunnerCore();
   private ready: Promise<unknown> | undefined;
 
   private backend(): Promise<unknown> {
@@ -84,7 +84,7 @@ export class InProcessEngine implements ClassifierEngine {
     return this.core.load(files, modelId, warmBatches);
   }
 
-  async classify(images: RawImage[]): Promise<EngineAnswer> {
+  async classify(images: RawImage[]): Promise<RunnerAnswer> {
     return this.core.classify(images);
   }
 

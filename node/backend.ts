@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // the same gradients and registers them in tfjs's global registry.
 import '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from '../model/kernels/wasm-gradients';
-import { UsageError } from './errors';
+import { InputError } from './errors';
 
 /**
  * Backends a Node process can run SceneLab on. `wasm` is the default; `webgpu` runs on Dawn
@@ -47,7 +47,7 @@ async function installWebGpu(): Promise<string> {
   try {
     dawn = (await import('webgpu')) as unknown as typeof dawn;
   } catch (e) {
-    throw new UsageError(`the webgpu backend needs the "webgpu" package's Dawn bindings: ${(e as Error).message}`);
+    throw new InputError(`the webgpu backend needs the "webgpu" package's Dawn bindings: ${(e as Error).message}`);
   }
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create([]) as { requestAdapter(): Promise<{ info?: { vendor: string; architecture: string; description: string } } | null> };
@@ -55,7 +55,7 @@ async function installWebGpu(): Promise<string> {
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new UsageError('no WebGPU adapter: install a Vulkan driver (or Debian\'s chromium for SwiftShader) or use --backend wasm');
+  if (!adapter) throw new InputError('no WebGPU adapter: install a Vulkan driver (or Debian\'s chromium for SwiftShader) or use --backend wasm');
   await import('@tensorflow/tfjs-backend-webgpu');
   webgpuAdapter = [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || adapter.info?.description || 'unknown adapter';
   return webgpuAdapter;
@@ -67,11 +67,11 @@ async function installWebGpu(): Promise<string> {
  * The wasm backend lacks the convolution-gradient kernels, which model/ registers for it.
  */
 export async function initNodeBackend(name: NodeBackendName = 'wasm'): Promise<NodeBackendInfo> {
-  if (!NODE_BACKENDS.includes(name)) throw new UsageError(`--backend must be ${NODE_BACKENDS.join(', ')}, got "${String(name)}"`);
+  if (!NODE_BACKENDS.includes(name)) throw new InputError(`--backend must be ${NODE_BACKENDS.join(', ')}, got "${String(name)}"`);
   const adapter = name === 'webgpu' ? await installWebGpu() : null;
   if (tf.getBackend() !== name) {
     const ok = await tf.setBackend(name);
-    if (!ok) throw new UsageError(`could not start the tfjs "${name}" backend`);
+    if (!ok) throw new InputError(`could not start the tfjs "${name}" backend`);
   }
   await tf.ready();
   if (name === 'wasm') registerWasmGradientKernels();
@@ -86,6 +86,6 @@ export async function initNodeBackend(name: NodeBackendName = 'wasm'): Promise<N
 /** The backend named by `--backend` or `SCENELAB_BACKEND`, else `wasm`. */
 export function backendFromOptions(option: string | undefined): NodeBackendName {
   const name = option ?? process.env.SCENELAB_BACKEND ?? 'wasm';
-  if (!(NODE_BACKENDS as readonly string[]).includes(name)) throw new UsageError(`--backend must be ${NODE_BACKENDS.join(', ')}, got "${name}"`);
+  if (!(NODE_BACKENDS as readonly string[]).includes(name)) throw new InputError(`--backend must be ${NODE_BACKENDS.join(', ')}, got "${name}"`);
   return name as NodeBackendName;
 }

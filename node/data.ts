@@ -5,7 +5,7 @@ import { classesOf, recordsFromPaths, type DataProblem, type ImageRecord } from 
 import { ImageDecodeError, type ImageSource } from '../model/data/source';
 import { parseVertexImportFile } from '../model/data/vertex';
 import type { RawImage } from '../model/preprocess';
-import { UsageError } from './errors';
+import { InputError } from './errors';
 
 /** Images larger than this many pixels are refused before decoding (a 150x150 scene is 22,500). */
 export const MAX_INPUT_PIXELS = 50_000_000;
@@ -78,13 +78,13 @@ export async function readLocalDataset(data: string, gsRoot?: string): Promise<L
   try {
     st = await stat(data);
   } catch {
-    throw new UsageError(`--data ${data}: no such file or folder`);
+    throw new InputError(`--data ${data}: no such file or folder`);
   }
   if (st.isDirectory()) {
     const { records, problems } = recordsFromPaths(await walk(data));
     return { root: data, records, problems, resolve: (uri) => path.join(data, uri) };
   }
-  if (!/\.(csv|jsonl?)$/i.test(data)) throw new UsageError(`--data ${data}: expected a folder or a Vertex AI import file (.csv or .jsonl)`);
+  if (!/\.(csv|jsonl?)$/i.test(data)) throw new InputError(`--data ${data}: expected a folder or a Vertex AI import file (.csv or .jsonl)`);
   const { records, problems } = parseVertexImportFile(path.basename(data), await readFile(data, 'utf8'));
   const base = gsRoot ?? path.dirname(data);
   return {
