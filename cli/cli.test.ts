@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,26 @@ describe('scenelab train → eval → predict → export', () => {
     }
     expect(JSON.parse(readFileSync(path.join(run, 'labels.json'), 'utf8'))).toEqual(CLASSES);
     expect(JSON.parse(readFileSync(path.join(run, 'history.json'), 'utf8'))).toHaveLength(3);
+  });
+
+  it('trains from a folder whose images and class folders are symbolic links, and reports a broken link', () => {
+    // A split built without copying: per-image links for two classes, a linked class folder for the third.
+    const linked = path.join(tmp, 'linked');
+    for (const c of ['forest', 'sea']) {
+      mkdirSync(path.join(linked, c), { recursive: true });
+      for (const { file } of intelFiles('train', 8, [c], 20)) symlinkSync(file, path.join(linked, c, path.basename(file)));
+    }
+    const streetStore = path.join(tmp, 'street-store');
+    mkdirSync(streetStore, { recursive: true });
+    for (const { file } of intelFiles('train', 8, ['street'], 20)) copyFileSync(file, path.join(streetStore, path.basename(file)));
+    symlinkSync(streetStore, path.join(linked, 'street'));
+    symlinkSync(path.join(tmp, 'nowhere.jpg'), path.join(linked, 'sea', 'dangling.jpg'));
+    const out = path.join(tmp, 'run-linked');
+    const r = scenelab('train', '--data', linked, '--arch', 'squeezenet1_1', '--weights', PRETRAINED, '--freeze', '--epochs', '1', '--batch-size', '8', '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/data: 24 images in 3 classes \(forest, sea, street\)/);
+    expect(r.stderr).toMatch(/skipped sea\/dangling\.jpg: broken symbolic link/);
+    expect(JSON.parse(readFileSync(path.join(out, 'labels.json'), 'utf8'))).toEqual(CLASSES);
   });
 
   it('eval --json prints one object with accuracy, n, classes and confusion', () => {

@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { classesOf, recordsFromPaths, type DataProblem, type ImageRecord } from '../model/data/records';
@@ -6,6 +6,7 @@ import { ImageDecodeError, type ImageSource } from '../model/data/source';
 import { parseVertexImportFile } from '../model/data/vertex';
 import type { RawImage } from '../model/preprocess';
 import { InputError } from './errors';
+import { walkFiles } from './walk';
 
 /** Images larger than this many pixels are refused before decoding (a 150x150 scene is 22,500). */
 export const MAX_INPUT_PIXELS = 50_000_000;
@@ -47,18 +48,6 @@ export async function decodeFile(file: string): Promise<RawImage> {
   return decodeImage(bytes, file);
 }
 
-async function walk(root: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(path.join(root, rel), { withFileTypes: true });
-  entries.sort((a, b) => a.name.localeCompare(b.name));
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...(await walk(root, r)));
-    else if (e.isFile()) out.push(r);
-  }
-  return out;
-}
-
 /** A dataset on disk, with records and the problems found while reading it. */
 export interface LocalDataset {
   root: string;
@@ -81,8 +70,10 @@ export async function readLocalDataset(data: string, gsRoot?: string): Promise<L
     throw new InputError(`--data ${data}: no such file or folder`);
   }
   if (st.isDirectory()) {
-    const { records, problems } = recordsFromPaths(await walk(data));
-    return { root: data, records, problems, resolve: (uri) => path.join(data, uri) };
+    const walked = await walkFiles(data);
+    const { records, problems } = recordsFromPaths(walked.files);
+    const linkProblems = walked.problems.map((p) => ({ source: p.path, reason: p.reason }));
+    return { root: data, records, problems: [...linkProblems, ...problems], resolve: (uri) => path.join(data, uri) };
   }
   if (!/\.(csv|jsonl?)$/i.test(data)) throw new InputError(`--data ${data}: expected a folder or a Vertex AI import file (.csv or .jsonl)`);
   const { records, problems } = parseVertexImportFile(path.basename(data), await readFile(data, 'utf8'));

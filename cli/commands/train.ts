@@ -1,18 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { exportModelFiles } from '../../model/artifacts';
-import { subset } from '../../model/data/source';
-import { randomSplit } from '../../model/data/split';
-import { evaluate } from '../../model/evaluate';
-import { ClassifierModel, isArchName, ARCH_NAMES } from '../../model/model';
-import { choosePreprocessing } from '../../model/run/preprocessing';
-import { readPth, writePth } from '../../model/pth';
+import { ARCH_NAMES, isArchName } from '../../model/model';
+import { readPth } from '../../model/pth';
+import type { RunConfig } from '../../model/run/config';
+import { runTraining } from '../../model/run/pipeline';
 import type { StateDict } from '../../model/tensor-data';
-import { train, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
-import { UsageError } from '../errors';
-import { numberOption, parse } from '../args';
-import { writeModelDir } from '../../node/model-store';
 import { classesOf, labelledSource, readLocalDataset } from '../../node/data';
+import { writeModelDir } from '../../node/model-store';
+import { numberOption, parse } from '../args';
+import { UsageError } from '../errors';
 import { createTrainProgress } from '../progress';
 
 const HELP = `scenelab train — fine-tune a classifier on a labelled image folder
@@ -106,57 +103,49 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const backend = await initNodeBackend(backendFromOptions(v.backend));
   const log = (s: string): void => void (v.json ? process.stderr : process.stdout).write(s + '\n');
-  const { source: all } = labelledSource(ds, trainRecords, classes);
-  // Validation comes from the import file's own split when it has one, else from a seeded random split.
-  const fixedVal = trainRecords.map((r, i) => (r.split === 'validation' ? i : -1)).filter((i) => i >= 0);
-  const split = fixedVal.length > 0
-    ? { train: trainRecords.map((_, i) => i).filter((i) => trainRecords[i]!.split !== 'validation'), val: fixedVal }
-    : randomSplit(all.size, valSplit, options.seed);
-  log(`data: ${all.size} images in ${classes.length} classes (${classes.join(', ')}); ${split.train.length} train / ${split.val.length} validation`);
+  // Validation comes from the import file's own split when it has one, else from a seeded hold-out.
+  const { source: pool } = labelledSource(ds, trainRecords.filter((r) => r.split !== 'validation'), classes);
+  const { source: validation } = labelledSource(ds, trainRecords.filter((r) => r.split === 'validation'), classes);
+  const config: RunConfig = { arch: v.arch, preprocessing: preprocessingOption(v.preprocessing), valSplit, options };
 
-  const model = ClassifierModel.create({ arch: v.arch, numClasses: classes.length, labels: classes, preprocessing: choosePreprocessing(preprocessingOption(v.preprocessing), v.arch, weights), seed: options.seed });
-  try {
-    log(`model: ${v.arch}, ${model.parameterCount.toLocaleString('en')} parameters, preprocessing ${model.preprocessing.name}, backend ${backend.name}${backend.simd ? '+simd' : ''}${backend.adapter ? ` (${backend.adapter})` : ''}`);
-    if (weights) {
-      const r = model.loadStateDict(weights);
-      log(`weights: filled ${r.filled.length} tensors from ${v.weights}; ${r.kept.length} keep their initial values${r.kept.length ? ` (${summarise(r.kept)})` : ''}${r.headReplaced.length ? `; head replaced (${summarise(r.headReplaced)})` : ''}`);
-    }
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
-    const progress = createTrainProgress(process.stderr, Boolean(process.stderr.isTTY));
-    const started = performance.now();
-    const result = await train(model, { train: subset(all, split.train), val: split.val.length ? subset(all, split.val) : null }, options, { onEvent: progress, signal: controller.signal });
-    process.off('SIGINT', onSigint);
-    const trainSeconds = (performance.now() - started) / 1000;
-
-    const metrics = split.val.length ? await evaluate(model, subset(all, split.val)) : null;
-    const files = await exportModelFiles(model, {
-      hyperparameters: { arch: v.arch, weights: v.weights ?? null, valSplit, preprocessing: model.preprocessing.name, ...options },
-      history: result.history,
-      ...(metrics && { metrics: { split: 'validation', ...withoutPredictions(metrics) } }),
-    });
-    files.set('model.pth', writePth(await model.stateDict()));
-    await writeModelDir(v.out, files);
-    const summary = {
-      out: v.out,
-      epochs: result.history.length,
-      bestEpoch: result.bestEpoch,
-      cancelled: result.cancelled,
-      stoppedEarly: result.stoppedEarly,
-      trainSeconds: Number(trainSeconds.toFixed(1)),
-      valAccuracy: metrics?.accuracy ?? null,
-      skipped: result.skipped,
-    };
-    if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else {
-      log(`${result.cancelled ? 'cancelled; saved what was learnt' : 'done'} in ${trainSeconds.toFixed(1)} s${metrics ? `; validation accuracy ${metrics.accuracy.toFixed(4)}` : ''}; run written to ${v.out}`);
-      if (result.skipped.length) log(`${result.skipped.length} image(s) skipped (listed above)`);
-    }
-    return result.cancelled ? 130 : 0;
-  } finally {
-    model.dispose();
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  const progress = createTrainProgress(process.stderr, Boolean(process.stderr.isTTY));
+  const started = performance.now();
+  const run = await runTraining(
+    { config, classes, pool, validation, weights: weights && { name: v.weights!, stateDict: weights } },
+    {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'data') log(`data: ${e.train + e.validation} images in ${classes.length} classes (${classes.join(', ')}); ${e.train} train / ${e.validation} validation`);
+        else if (e.type === 'model') log(`model: ${e.arch}, ${e.parameters.toLocaleString('en')} parameters, preprocessing ${e.preprocessing}, backend ${backend.name}${backend.simd ? '+simd' : ''}${backend.adapter ? ` (${backend.adapter})` : ''}`);
+        else if (e.type === 'weights') {
+          const r = e.report;
+          log(`weights: filled ${r.filled.length} tensors from ${e.name}; ${r.kept.length} keep their initial values${r.kept.length ? ` (${summarise(r.kept)})` : ''}${r.headReplaced.length ? `; head replaced (${summarise(r.headReplaced)})` : ''}`);
+        } else progress(e);
+      },
+    },
+  ).finally(() => process.off('SIGINT', onSigint));
+  const trainSeconds = (performance.now() - started) / 1000;
+  const { result, metrics } = run;
+  await writeModelDir(v.out, new Map([...run.files, ['model.pth', run.pth]]));
+  const summary = {
+    out: v.out,
+    epochs: result.history.length,
+    bestEpoch: result.bestEpoch,
+    cancelled: result.cancelled,
+    stoppedEarly: result.stoppedEarly,
+    trainSeconds: Number(trainSeconds.toFixed(1)),
+    valAccuracy: metrics?.accuracy ?? null,
+    skipped: result.skipped,
+  };
+  if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
+  else {
+    log(`${result.cancelled ? 'cancelled; saved what was learnt' : 'done'} in ${trainSeconds.toFixed(1)} s${metrics ? `; validation accuracy ${metrics.accuracy.toFixed(4)}` : ''}; run written to ${v.out}`);
+    if (result.skipped.length) log(`${result.skipped.length} image(s) skipped (listed above)`);
   }
+  return result.cancelled ? 130 : 0;
 }
 
 function preprocessingOption(name: string | undefined): 'auto' | 'caffe-bgr' | 'torchvision' {
@@ -167,9 +156,4 @@ function preprocessingOption(name: string | undefined): 'auto' | 'caffe-bgr' | '
 
 function summarise(names: string[]): string {
   return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
-}
-
-function withoutPredictions<T extends { predictions: unknown }>(r: T): Omit<T, 'predictions'> {
-  const { predictions: _, ...rest } = r;
-  return rest;
 }

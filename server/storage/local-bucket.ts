@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { walkFiles } from '../../node/walk';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { HttpError } from '../errors';
@@ -157,24 +158,15 @@ export class LocalBucket implements ObjectStore {
       after = Buffer.from(options.pageToken, 'base64url').toString('utf8');
       if (!after.startsWith(prefix)) throw new HttpError(400, 'invalid_page_token', 'pageToken does not belong to this prefix: pass back the nextPageToken of the previous page');
     }
-    // Walk only the deepest folder the prefix names; a partial last segment filters by name.
-    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    const names: string[] = [];
-    const walk = async (rel: string): Promise<void> => {
-      let entries;
-      try {
-        entries = await readdir(path.join(this.objectsDir, ...rel.split('/').filter(Boolean)), { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const e of entries) {
-        const name = rel + e.name;
-        if (e.isDirectory()) {
-          if ((name + '/').startsWith(prefix) || prefix.startsWith(name + '/')) await walk(name + '/');
-        } else if (e.isFile() && name.startsWith(prefix) && name > after) names.push(name);
-      }
-    };
-    await walk(folder);
+    // Enter only the folders on the way to the prefix and under it; a partial last segment filters by name.
+    // Folders linked in by the operator (a dataset symlinked into the bucket) are followed.
+    let names: string[] = [];
+    try {
+      const { files } = await walkFiles(this.objectsDir, { enter: (rel) => (rel + '/').startsWith(prefix) || prefix.startsWith(rel + '/') });
+      names = files.filter((name) => name.startsWith(prefix) && name > after);
+    } catch {
+      names = [];
+    }
     names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const page = names.slice(0, options.maxResults);
     const objects = (await Promise.all(page.map((n) => this.info(n)))).filter((o): o is ObjectInfo => o !== null);

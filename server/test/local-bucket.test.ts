@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -92,6 +92,17 @@ describe('embedded bucket through a real listening server', () => {
     };
     expect(second.objects.map((o) => o.name)).toEqual(['datasets/page/c.jpg']);
     expect(second.nextPageToken).toBeUndefined();
+  });
+
+  it('lists and serves a dataset folder the operator linked into the bucket', async () => {
+    const store = path.join(dir, 'linked-store', 'sea');
+    await mkdir(store, { recursive: true });
+    await writeFile(path.join(store, '7.jpg'), jpeg);
+    await mkdir(objectFile('datasets/linked'), { recursive: true });
+    await symlink(path.dirname(store), objectFile('datasets/linked/train'));
+    const page = (await (await fetch(`${server.url}/api/storage/list?prefix=datasets/linked/&signed=true`)).json()) as { objects: Array<{ name: string; size: number; url: string }> };
+    expect(page.objects.map((o) => [o.name, o.size])).toEqual([['datasets/linked/train/sea/7.jpg', jpeg.length]]);
+    expect(new Uint8Array(await (await fetch(page.objects[0]!.url)).arrayBuffer())).toEqual(jpeg);
   });
 
   it('refuses an expired URL and writes nothing', async () => {

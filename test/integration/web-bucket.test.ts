@@ -69,7 +69,7 @@ describe('datasets and models to and from the server bucket', () => {
       arch: 'squeezenet1_1',
       weightsId: null,
       preprocessing: 'auto',
-      valFraction: 0.34,
+      valSplit: 0.34,
       options: { freeze: true, batchSize: 4, learningRate: 1e-3, epochs: 2, optimizer: 'adam', momentum: 0.9, weightDecay: 0, hflip: false, recalibrateBatchNorm: false, earlyStopping: null, seed: 0 },
     });
     const names = await uploadModel(engine, model!, { client });

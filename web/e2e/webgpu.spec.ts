@@ -34,7 +34,7 @@ test('WebGPU is selected on the software adapter and agrees with WASM on a train
       arch: 'squeezenet1_1' as const,
       weightsId: null,
       preprocessing: { name: 'tiny', inputSize: [64, 64] as [number, number], channelOrder: 'bgr' as const, scale: 1, mean: [104, 117, 123] as [number, number, number], std: [1, 1, 1] as [number, number, number], resize: 'stretch' as const },
-      valFraction: 0,
+      valSplit: 0,
       options: { ...defaults, freeze: false, batchSize: 2, learningRate: 1e-3, epochs: 1, optimizer: 'adam' as const, hflip: false, earlyStopping: null, seed: 7 },
     };
     const probe = files[0]!.file;

@@ -12,7 +12,8 @@ import type { BackendInfo, BackendName } from './types';
 import { LocalEngine } from './local-engine';
 import { INTEL, MemoryLocks, PTH, intelFiles, nodeEngine, sharpDecoder } from './test-support';
 
-const haveData = existsSync(INTEL) && existsSync(PTH);
+// The shared data is part of the test setup: without it this file fails rather than skips.
+if (!existsSync(INTEL) || !existsSync(PTH)) throw new Error(`shared data not found (${INTEL}, ${PTH})`);
 const CLASSES = ['forest', 'street', 'sea'];
 
 /** A small, fast run: SqueezeNet features at 64x64, head only. */
@@ -22,7 +23,7 @@ function smallRun(datasetId: string, weightsId: string | null, epochs: number): 
     arch: 'squeezenet1_1',
     weightsId,
     preprocessing: caffeBgr(64),
-    valFraction: 0.25,
+    valSplit: 0.25,
     options: { ...DEFAULT_TRAIN_OPTIONS, freeze: true, batchSize: 8, learningRate: 3e-3, epochs, hflip: false, seed: 1 },
   };
 }
@@ -35,7 +36,7 @@ describe('stripCommonRoot', () => {
   });
 });
 
-describe.runIf(haveData)('LocalEngine (Node: fake-indexeddb, sharp, wasm)', () => {
+describe('LocalEngine (Node: fake-indexeddb, sharp, wasm)', () => {
   let weightsBytes: Uint8Array<ArrayBuffer>;
   beforeAll(async () => {
     weightsBytes = new Uint8Array(readFileSync(PTH));

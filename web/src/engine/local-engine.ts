@@ -3,11 +3,9 @@
  * these (worker.ts); tests run one directly in Node with fake-indexeddb and a sharp decoder.
  * It never touches the DOM: decoding, backend choice and storage estimates are injected.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { exportModelFiles, importModelFiles, readModelJson, unzipModelFiles, zipModelFiles } from '../../../model/artifacts';
+import { importModelFiles, readModelJson, unzipModelFiles, zipModelFiles } from '../../../model/artifacts';
 import { isImagePath, recordsFromPaths, type DataProblem, type Split } from '../../../model/data/records';
 import { ImageDecodeError, type ImageSource } from '../../../model/data/source';
-import { randomSplit } from '../../../model/data/split';
 import {
   StorageFullError,
   type BackendInfo,
@@ -39,11 +37,11 @@ import {
 import { classify, evaluate, type EvalReport } from '../../../model/evaluate';
 import { ClassifierModel, HEAD_PREFIX } from '../../../model/model';
 import type { RawImage } from '../../../model/preprocess';
-import { choosePreprocessing } from '../../../model/run/preprocessing';
 import { readPth } from '../../../model/pth';
 import { Rng } from '../../../model/rng';
 import type { StateDict } from '../../../model/tensor-data';
-import { train, type TrainCheckpoint, type TrainResult } from '../../../model/train';
+import { isTrainEvent, runTraining } from '../../../model/run/pipeline';
+import type { TrainCheckpoint } from '../../../model/train';
 import { classesOfCounts, countImage, isQuotaError, openDb, type DatasetRow, type Db, type ImageRow, type ModelRow, type RunRow, type WeightsRow } from './db';
 import { streamZip, zipEntryNames } from './zip';
 
@@ -84,7 +82,6 @@ const IMPORT_CONCURRENCY = 6;
 const DEFAULT_FEATURE_LIMIT = 1024 * 2 ** 20;
 
 const uuid = (): string => crypto.randomUUID();
-const abortError = (): DOMException => new DOMException('cancelled', 'AbortError');
 const lockName = (runId: string): string => `scenelab-run-${runId}`;
 
 /** Runs `fn` over `items` with at most `limit` in flight, results in order. */
@@ -505,35 +502,22 @@ export class LocalEngine implements Engine {
     return this.deps.locks ? this.deps.locks.request(lockName(run.id), go) : go();
   }
 
-  /** Training sources: labelled train/unassigned images, validation from the dataset's split or a seeded hold-out. */
-  private async sources(db: Db, config: TrainConfig, classes: string[]): Promise<{ train: IdbImageSource; val: IdbImageSource | null }> {
-    const collect = async (splits: Split[]): Promise<{ ids: number[]; labels: number[] }> => {
+  /** Training sources: labelled train/unassigned images, and the dataset's own validation split when it has one. */
+  private async sources(db: Db, config: TrainConfig, classes: string[]): Promise<{ pool: IdbImageSource; validation: IdbImageSource }> {
+    const collect = async (splits: Split[]): Promise<IdbImageSource> => {
       const ids: number[] = [];
       const labels: number[] = [];
       for (const [k, label] of classes.entries()) {
         for (const split of splits) {
-          const keys = await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [config.datasetId, split, label]);
-          for (const id of keys) {
+          for (const id of await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [config.datasetId, split, label])) {
             ids.push(id);
             labels.push(k);
           }
         }
       }
-      return { ids, labels };
+      return new IdbImageSource(db, this.deps.decoder, ids, Int32Array.from(labels));
     };
-    const trainPool = await collect(['train', 'unassigned']);
-    const valPool = await collect(['validation']);
-    const decoder = this.deps.decoder;
-    if (valPool.ids.length > 0 || config.valFraction === 0) {
-      return {
-        train: new IdbImageSource(db, decoder, trainPool.ids, Int32Array.from(trainPool.labels)),
-        val: valPool.ids.length ? new IdbImageSource(db, decoder, valPool.ids, Int32Array.from(valPool.labels)) : null,
-      };
-    }
-    const split = randomSplit(trainPool.ids.length, config.valFraction, config.options.seed);
-    const pick = (idx: number[]): IdbImageSource =>
-      new IdbImageSource(db, decoder, idx.map((i) => trainPool.ids[i]!), Int32Array.from(idx.map((i) => trainPool.labels[i]!)));
-    return { train: pick(split.train), val: split.val.length ? pick(split.val) : null };
+    return { pool: await collect(['train', 'unassigned']), validation: await collect(['validation']) };
   }
 
   private async attempt(run: RunRow, checkpoint: TrainCheckpoint | null, options: CallOptions<TrainProgress>): Promise<TrainOutcome> {
@@ -541,76 +525,64 @@ export class LocalEngine implements Engine {
     const { config } = run;
     const classes = (await db.get('labels', config.datasetId))?.classes ?? [];
     if (classes.length < 2) throw new Error(`the dataset has ${classes.length} labelled class(es); training needs at least 2`);
-    const { train: trainSource, val } = await this.sources(db, config, classes);
-    if (trainSource.size === 0) throw new Error('the dataset has no labelled training images');
+    const { pool, validation } = await this.sources(db, config, classes);
+    if (pool.size === 0) throw new Error('the dataset has no labelled training images');
 
-    let weights: StateDict | null = null;
-    let weightsName: string | null = null;
+    let weights: { name: string; stateDict: StateDict } | null = null;
     if (config.weightsId) {
       const w = await db.get('weights', config.weightsId);
       if (!w) throw new Error('the pretrained weights of this run were deleted; import them again');
-      weights = readPth(new Uint8Array(await w.data.arrayBuffer()));
-      weightsName = w.name;
+      weights = { name: w.name, stateDict: readPth(new Uint8Array(await w.data.arrayBuffer())) };
     }
-    const model = ClassifierModel.create({
-      arch: config.arch,
-      numClasses: classes.length,
-      labels: classes,
-      preprocessing: choosePreprocessing(config.preprocessing, config.arch, weights),
-      seed: config.options.seed,
-    });
     const lostController = new AbortController();
     this.lostControllers.add(lostController);
     const signal = options.signal ? AbortSignal.any([options.signal, lostController.signal]) : lostController.signal;
     try {
-      if (weights && !checkpoint) model.loadStateDict(weights);
       options.onProgress?.({ type: 'run', runId: run.id, resumedFromEpoch: checkpoint?.epoch ?? 0 });
-      const result: TrainResult = await train(model, { train: trainSource, val }, config.options, {
-        signal,
-        onEvent: (e) => options.onProgress?.(e),
-        // Past this, a frozen run recomputes backbone features per batch instead of caching them.
-        featureCacheLimitBytes: this.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT,
-        ...(checkpoint && { resume: checkpoint }),
-        onCheckpoint: async (c) => {
-          // One transaction: the checkpoint and the run's progress land together or not at all.
-          run.history = c.history;
-          run.checkpointEpoch = c.epoch;
-          run.updatedAt = Date.now();
-          await this.write(`the checkpoint of epoch ${c.epoch}`, async () => {
-            const tx = db.transaction(['runs', 'checkpoints'], 'readwrite');
-            void tx.objectStore('checkpoints').put({ ...c, runId: run.id, savedAt: Date.now() });
-            void tx.objectStore('runs').put(run);
-            await tx.done;
-          });
-          options.onProgress?.({ type: 'checkpoint', epoch: c.epoch });
+      const { files, result, metrics, hyperparameters, preprocessing } = await runTraining(
+        { config, classes, pool, validation, weights },
+        {
+          signal,
+          onEvent: (e) => {
+            if (isTrainEvent(e)) options.onProgress?.(e);
+          },
+          // Past this, a frozen run recomputes backbone features per batch instead of caching them.
+          featureCacheLimitBytes: this.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT,
+          ...(checkpoint && { resume: checkpoint }),
+          onCheckpoint: async (c) => {
+            // One transaction: the checkpoint and the run's progress land together or not at all.
+            run.history = c.history;
+            run.checkpointEpoch = c.epoch;
+            run.updatedAt = Date.now();
+            await this.write(`the checkpoint of epoch ${c.epoch}`, async () => {
+              const tx = db.transaction(['runs', 'checkpoints'], 'readwrite');
+              void tx.objectStore('checkpoints').put({ ...c, runId: run.id, savedAt: Date.now() });
+              void tx.objectStore('runs').put(run);
+              await tx.done;
+            });
+            options.onProgress?.({ type: 'checkpoint', epoch: c.epoch });
+          },
         },
-      });
+      );
       if (this.deviceLost !== null) throw new DeviceLostError(this.deviceLost);
       run.history = result.history;
       if (result.history.length === 0) {
         await this.finishRun(run, 'cancelled', null, null);
         return { run: this.runSummary(run, []), model: null };
       }
-      // The model's own numbers: its validation split, as the CLI reports them.
-      let metrics: Omit<EvalReport, 'predictions'> | null = null;
-      if (val) {
-        const { predictions: _p, ...rest } = await evaluate(model, val, { batchSize: config.options.batchSize });
-        metrics = rest;
-      }
-      const hyperparameters = { arch: config.arch, weights: weightsName, preprocessing: model.preprocessing.name, valFraction: config.valFraction, ...config.options };
-      const files = await exportModelFiles(model, { hyperparameters, history: result.history, ...(metrics && { metrics: { split: 'validation', ...metrics } }) });
+      const { split: _s, ...report } = metrics ?? { split: null };
       const summary: ModelSummary = {
         id: uuid(),
         name: run.name,
         arch: config.arch,
         labels: classes,
-        preprocessing: model.preprocessing,
+        preprocessing,
         createdAt: Date.now(),
         runId: run.id,
         datasetId: config.datasetId,
-        hyperparameters,
+        hyperparameters: { ...hyperparameters },
         history: result.history,
-        metrics,
+        metrics: metrics ? (report as ModelSummary['metrics']) : null,
         metricsSplit: metrics ? 'validation' : null,
         bytes: [...files.values()].reduce((n, f) => n + f.length, 0),
       };
@@ -621,7 +593,6 @@ export class LocalEngine implements Engine {
       return { run: this.runSummary(run, []), model: summary };
     } finally {
       this.lostControllers.delete(lostController);
-      model.dispose();
     }
   }
 

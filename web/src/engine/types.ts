@@ -12,6 +12,7 @@ import type { DataProblem, Split } from '../../../model/data/records';
 import type { EvalReport, Prediction } from '../../../model/evaluate';
 import type { LoadReport } from '../../../model/model';
 import type { PreprocessSpec, RawImage } from '../../../model/preprocess';
+import type { RunConfig } from '../../../model/run/config';
 import type { PreprocessingChoice } from '../../../model/run/preprocessing';
 import type { EpochRecord, TrainEvent, TrainOptions } from '../../../model/train';
 
@@ -160,15 +161,10 @@ export interface WeightsSummary {
 }
 
 /** What to train: the seed's hyperparameters plus the training options of model/. */
-export interface TrainConfig {
+/** A training run the app starts: the shared run configuration, over a stored dataset and weights. */
+export interface TrainConfig extends RunConfig {
   datasetId: string;
-  arch: ArchName;
   weightsId: string | null;
-  /** `auto` picks the convention the weights expect; a spec is used as given (e.g. a small input for tests). */
-  preprocessing: PreprocessingChoice;
-  /** Fraction of training images held out for validation when the dataset has no validation split. */
-  valFraction: number;
-  options: TrainOptions;
   name?: string;
 }
 
