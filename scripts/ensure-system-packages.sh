@@ -3,7 +3,8 @@
 # runs. As root on Debian it installs the missing ones with apt-get; anywhere else it stops with
 # one line per missing package and the command that installs them all.
 set -euo pipefail
-list="$(dirname "$0")/system-packages.txt"
+# SYSTEM_PACKAGES_LIST points at another list (the script's own test uses it).
+list="${SYSTEM_PACKAGES_LIST:-$(dirname "$0")/system-packages.txt}"
 mapfile -t wanted < <(grep -v '^\s*#' "$list" | awk 'NF {print $1}')
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
