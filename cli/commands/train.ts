@@ -1,54 +1,28 @@
 import { readFile } from 'node:fs/promises';
-import { ARCH_NAMES, isArchName } from '../../model/model';
 import { readPth } from '../../model/pth';
-import type { RunConfig } from '../../model/run/config';
 import { runTraining } from '../../model/run/pipeline';
 import type { StateDict } from '../../model/tensor-data';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../../model/train';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { classesOf, labelledSource, readLocalDataset } from '../../node/data';
 import { writeModelDir } from '../../node/model-store';
-import { numberOption, parse } from '../args';
+import { parse } from '../args';
 import { UsageError } from '../errors';
 import { createTrainProgress } from '../progress';
+import { RUN_FLAGS, RUN_FLAGS_HELP, runConfigFromFlags } from '../run-options';
 
 const HELP = `scenelab train — fine-tune a classifier on a labelled image folder
 
   --data DIR|FILE       Intel-layout folder (<class>/*.jpg, seg_train/seg_train/<class>/…) or a Vertex AI import file
-  --arch NAME           ${ARCH_NAMES.join(' | ')}
   --out RUN_DIR         where the run is written (model.json, weights.bin, model.pth, metrics, curves)
-  --weights FILE.pth    torchvision state_dict to start from (partial files load; a head for other classes is replaced)
-  --freeze              train the head only, on backbone features computed once
-  --epochs N            (${DEFAULT_TRAIN_OPTIONS.epochs})    --batch-size N (${DEFAULT_TRAIN_OPTIONS.batchSize})    --lr X (${DEFAULT_TRAIN_OPTIONS.learningRate})
-  --optimizer adam|sgd  (${DEFAULT_TRAIN_OPTIONS.optimizer})  --momentum X (${DEFAULT_TRAIN_OPTIONS.momentum})  --weight-decay X (0)
-  --val-split F         fraction held out for validation (0.1)   --seed N (0)
-  --no-flip             no horizontal-flip augmentation
-  --no-bn-recalibration keep the BatchNorm statistics of --weights instead of re-estimating them on the data (full fine-tuning)
-  --early-stopping N    stop after N epochs without a better validation loss, keep the best weights
-  --preprocessing P     auto | caffe-bgr | torchvision (auto: torchvision for a full ImageNet torchvision file, else caffe-bgr for SqueezeNet, torchvision for MobileNetV3)
+${RUN_FLAGS_HELP}
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
   --backend B           wasm (default) | webgpu (Dawn: a GPU driver, or SwiftShader) | cpu; or SCENELAB_BACKEND
   --json                print the summary as one JSON object`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
-    data: { type: 'string' },
-    arch: { type: 'string' },
+    ...RUN_FLAGS,
     out: { type: 'string' },
-    weights: { type: 'string' },
-    freeze: { type: 'boolean' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    optimizer: { type: 'string' },
-    momentum: { type: 'string' },
-    'weight-decay': { type: 'string' },
-    'val-split': { type: 'string' },
-    seed: { type: 'string' },
-    'no-flip': { type: 'boolean' },
-    'no-bn-recalibration': { type: 'boolean' },
-    'early-stopping': { type: 'string' },
-    preprocessing: { type: 'string' },
     'gs-root': { type: 'string' },
     json: { type: 'boolean' },
     backend: { type: 'string' },
@@ -59,26 +33,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!v.data) throw new UsageError('--data is required (a folder of <class>/ images or an import file)');
-  if (!v.arch) throw new UsageError(`--arch is required (${ARCH_NAMES.join(' or ')})`);
-  if (!isArchName(v.arch)) throw new UsageError(`--arch must be ${ARCH_NAMES.join(' or ')}, got "${v.arch}"`);
+  const config = runConfigFromFlags(v);
   if (!v.out) throw new UsageError('--out is required (the run directory to write)');
-  const patience = v['early-stopping'] === undefined ? null : numberOption('early-stopping', v['early-stopping'], 3, true);
-  const options: TrainOptions = {
-    freeze: v.freeze ?? false,
-    epochs: numberOption('epochs', v.epochs, DEFAULT_TRAIN_OPTIONS.epochs, true),
-    batchSize: numberOption('batch-size', v['batch-size'], DEFAULT_TRAIN_OPTIONS.batchSize, true),
-    learningRate: numberOption('lr', v.lr, DEFAULT_TRAIN_OPTIONS.learningRate),
-    optimizer: (v.optimizer ?? DEFAULT_TRAIN_OPTIONS.optimizer) as TrainOptions['optimizer'],
-    momentum: numberOption('momentum', v.momentum, DEFAULT_TRAIN_OPTIONS.momentum),
-    weightDecay: numberOption('weight-decay', v['weight-decay'], DEFAULT_TRAIN_OPTIONS.weightDecay),
-    hflip: !v['no-flip'],
-    recalibrateBatchNorm: !v['no-bn-recalibration'],
-    earlyStopping: patience === null ? null : { patience, minDelta: 0 },
-    seed: numberOption('seed', v.seed, DEFAULT_TRAIN_OPTIONS.seed, true),
-  };
-  if (options.optimizer !== 'adam' && options.optimizer !== 'sgd') throw new UsageError(`--optimizer must be adam or sgd, got "${String(options.optimizer)}"`);
-  const valSplit = numberOption('val-split', v['val-split'], 0.1);
-  if (!(valSplit >= 0 && valSplit < 1)) throw new UsageError(`--val-split must be in [0, 1), got ${valSplit}`);
 
   let weights: StateDict | null = null;
   if (v.weights) {
@@ -106,7 +62,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // Validation comes from the import file's own split when it has one, else from a seeded hold-out.
   const { source: pool } = labelledSource(ds, trainRecords.filter((r) => r.split !== 'validation'), classes);
   const { source: validation } = labelledSource(ds, trainRecords.filter((r) => r.split === 'validation'), classes);
-  const config: RunConfig = { arch: v.arch, preprocessing: preprocessingOption(v.preprocessing), valSplit, options };
 
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
@@ -146,12 +101,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (result.skipped.length) log(`${result.skipped.length} image(s) skipped (listed above)`);
   }
   return result.cancelled ? 130 : 0;
-}
-
-function preprocessingOption(name: string | undefined): 'auto' | 'caffe-bgr' | 'torchvision' {
-  const value = name ?? 'auto';
-  if (value !== 'auto' && value !== 'caffe-bgr' && value !== 'torchvision') throw new UsageError(`--preprocessing must be auto, caffe-bgr or torchvision, got "${value}"`);
-  return value;
 }
 
 function summarise(names: string[]): string {
