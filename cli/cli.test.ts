@@ -103,6 +103,19 @@ describe('scenelab train → eval → predict → export', () => {
     expect(report.accuracy).toBeGreaterThan(0.6);
   });
 
+  it('eval reads a run a PyTorch trainer wrote (model.pth and its JSON files) with the same result', () => {
+    const torchRun = path.join(tmp, 'torch-run');
+    mkdirSync(torchRun, { recursive: true });
+    for (const f of ['model.pth', 'labels.json', 'preprocessing.json', 'hyperparameters.json']) copyFileSync(path.join(run, f), path.join(torchRun, f));
+    const a = scenelab('eval', '--model', run, '--data', test, '--json');
+    const b = scenelab('eval', '--model', torchRun, '--data', test, '--json');
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(b.stdout).confusion).toEqual(JSON.parse(a.stdout).confusion);
+    // A state_dict for other classes is refused, naming what does not fit.
+    writeFileSync(path.join(torchRun, 'labels.json'), JSON.stringify(['a', 'b']));
+    expectCleanError(scenelab('eval', '--model', torchRun, '--data', test), /model\.pth does not fit squeezenet1_1: .*classifier\.1/);
+  });
+
   it('predict --json gives one line per image; an unreadable image is named and the exit code is 1', () => {
     const images = intelFiles('test', 1, CLASSES, 100).map((f) => f.file);
     const r = scenelab('predict', '--model', run, '--json', ...images, corrupt);

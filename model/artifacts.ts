@@ -3,6 +3,7 @@ import { trainingCurvesSvg } from './curves';
 import type { EvalReport } from './evaluate';
 import { ClassifierModel, isArchName, type NamedWeight } from './model';
 import { validatePreprocessSpec, type PreprocessSpec } from './preprocess';
+import { readPth } from './pth';
 import { sizeOf } from './tensor-data';
 import type { EpochRecord, TrainOptions } from './train';
 
@@ -104,8 +105,13 @@ export function readModelJson(files: ModelFiles): ModelJson {
   return m as ModelJson;
 }
 
-/** Builds the model a set of files describes. */
+/**
+ * Builds the model a set of files describes: a SceneLab run (`model.json` + `weights.bin`), or
+ * a run a PyTorch trainer wrote (`model.pth` + `labels.json` + `preprocessing.json` +
+ * `hyperparameters.json` naming the architecture), such as the cloud trainer's.
+ */
 export function importModelFiles(files: ModelFiles): ClassifierModel {
+  if (!files.has('model.json') && files.has('model.pth')) return importTorchRun(files);
   const manifest = readModelJson(files);
   const weights: NamedWeight[] = [];
   for (const group of manifest.weightsManifest) {
@@ -138,6 +144,38 @@ export function importModelFiles(files: ModelFiles): ClassifierModel {
   } catch (e) {
     model.dispose();
     throw new ModelFormatError(`weights do not fit ${manifest.arch}: ${(e as Error).message}`);
+  }
+  return model;
+}
+
+/** A run directory written by a PyTorch trainer: the state_dict and the JSON files beside it. */
+function importTorchRun(files: ModelFiles): ClassifierModel {
+  const hp = parseJson(files, 'hyperparameters.json') as { arch?: unknown } | null;
+  const arch = hp?.arch;
+  if (typeof arch !== 'string' || !isArchName(arch)) throw new ModelFormatError(`hyperparameters.json names an unknown architecture "${String(arch)}"`);
+  const labels = parseJson(files, 'labels.json');
+  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string')) throw new ModelFormatError('labels.json must list at least 2 class names');
+  let preprocessing: PreprocessSpec;
+  try {
+    preprocessing = validatePreprocessSpec(parseJson(files, 'preprocessing.json'));
+  } catch (e) {
+    throw e instanceof ModelFormatError ? e : new ModelFormatError(`preprocessing.json: ${(e as Error).message}`);
+  }
+  let stateDict;
+  try {
+    stateDict = readPth(files.get('model.pth')!);
+  } catch (e) {
+    throw new ModelFormatError(`model.pth: ${(e as Error).message}`);
+  }
+  const model = ClassifierModel.create({ arch, numClasses: labels.length, labels: labels as string[], preprocessing });
+  try {
+    const report = model.loadStateDict(stateDict);
+    if (report.kept.length > 0 || report.headReplaced.length > 0) {
+      throw new Error(`it does not cover ${[...report.kept, ...report.headReplaced].slice(0, 3).join(', ')}${report.kept.length + report.headReplaced.length > 3 ? ' and more' : ''} for ${labels.length} classes`);
+    }
+  } catch (e) {
+    model.dispose();
+    throw new ModelFormatError(`model.pth does not fit ${arch}: ${(e as Error).message}`);
   }
   return model;
 }

@@ -17,7 +17,15 @@ export async function readModelFiles(location: string): Promise<ModelFiles> {
   for (const name of await readdir(location)) {
     if (name.endsWith('.json') || name === 'weights.bin') files.set(name, await readFile(path.join(location, name)));
   }
-  if (!files.has('model.json')) throw new InputError(`--model ${location}: no model.json there (is it a run directory from "scenelab train"?)`);
+  // A run a PyTorch trainer wrote (the cloud trainer) has the state_dict instead of the tfjs files.
+  if (!files.has('model.json') && files.has('hyperparameters.json')) {
+    try {
+      files.set('model.pth', await readFile(path.join(location, 'model.pth')));
+    } catch {
+      // reported below as a directory that is not a run
+    }
+  }
+  if (!files.has('model.json') && !files.has('model.pth')) throw new InputError(`--model ${location}: no model.json there (is it a run directory from "scenelab train"?)`);
   return files;
 }
 
