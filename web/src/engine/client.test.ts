@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { EngineRestartedError } from './errors';
 import type { EngineMessage, EngineRequest } from './protocol';
-import { EngineRestartedError } from './protocol';
 import { startEngineWorker } from './client';
 
 /** A stand-in Worker: records what it is sent; answers only what the test tells it to. */
@@ -33,8 +33,8 @@ describe('engine worker watchdog', () => {
         // The first worker answers init, then hangs on everything else; later ones answer.
         const first = workers.length === 0;
         const w = new FakeWorker((req) => {
-          if (req.type === 'init') return { type: 'result', id: req.id, method: 'init', value: backendInfo };
-          if (!first && req.type === 'listRuns') return { type: 'result', id: req.id, method: 'listRuns', value: [] };
+          if (req.type === 'call' && req.method === 'init') return { type: 'result', id: req.id, method: 'init', value: backendInfo };
+          if (!first && req.type === 'call' && req.method === 'listRuns') return { type: 'result', id: req.id, method: 'listRuns', value: [] };
           return null;
         });
         workers.push(w);
@@ -51,9 +51,9 @@ describe('engine worker watchdog', () => {
     await expect(bystander).rejects.toBeInstanceOf(EngineRestartedError);
     expect(workers).toHaveLength(2);
     expect(workers[0]!.terminated).toBe(true);
-    expect(workers[0]!.sent.map((r) => r.type)).toEqual(['init', 'classify', 'listRuns', 'cancel']);
+    expect(workers[0]!.sent.map((r) => (r.type === 'call' ? r.method : r.type))).toEqual(['init', 'classify', 'listRuns', 'cancel']);
     // The new worker was initialised with the preference the page chose, and serves calls.
-    expect(workers[1]!.sent[0]).toMatchObject({ type: 'init', preference: 'wasm' });
+    expect(workers[1]!.sent[0]).toMatchObject({ type: 'call', method: 'init', args: ['wasm'] });
     await expect(engine.listRuns()).resolves.toEqual([]);
   });
 
@@ -64,7 +64,7 @@ describe('engine worker watchdog', () => {
       spawn: () => {
         let pendingClassify = -1;
         const w = new FakeWorker((req) => {
-          if (req.type === 'classify') pendingClassify = req.id;
+          if (req.type === 'call' && req.method === 'classify') pendingClassify = req.id;
           if (req.type === 'cancel' && req.id === pendingClassify) return { type: 'error', id: req.id, error: { name: 'AbortError', message: 'cancelled' } };
           return null;
         });

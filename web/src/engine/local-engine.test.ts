@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StorageFullError, type TrainConfig, type TrainProgress } from './types';
+import { BundleFormatError, StorageFullError } from './errors';
+import type { TrainConfig, TrainProgress } from './types';
 import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
 import { openDb } from './db';
 import { stripCommonRoot } from './local-engine';
-import { zipSync } from 'fflate';
+import { strToU8, unzipSync, zipSync } from 'fflate';
 import { initNodeBackend } from '../../../node/backend';
 import type { BackendInfo, BackendName } from './types';
 import { LocalEngine } from './local-engine';
@@ -121,6 +122,18 @@ describe('LocalEngine (Node: fake-indexeddb, sharp, wasm)', () => {
     expect(imported.metrics?.accuracy).toBe(model!.metrics?.accuracy);
     const again = await engine.classify({ modelId: imported.id, images: [test.images[0]!.blob] });
     expect(again.results[0]?.prediction?.probabilities).toEqual(c.results[0]?.prediction?.probabilities);
+    expect(await engine.listModels()).toHaveLength(2);
+
+    // A tampered bundle is refused naming the file and the field, and nothing is stored.
+    const tampered = (name: string, text: string): Blob => {
+      const files = unzipSync(zip);
+      files[name] = strToU8(text);
+      return new Blob([zipSync(files) as Uint8Array<ArrayBuffer>]);
+    };
+    await expect(engine.importModel('bad.zip', tampered('history.json', '{"epochs": 3}'))).rejects.toThrow(/history\.json in the bundle: the file must be a list of epochs/);
+    await expect(engine.importModel('bad.zip', tampered('history.json', '[{"epoch": 1, "trainLoss": "low"}]'))).rejects.toThrow(/history\.json in the bundle: epoch 1 trainLoss must be a number/);
+    await expect(engine.importModel('bad.zip', tampered('metrics.json', '{"accuracy": 0.9, "macroF1": 0.9, "n": 9, "classes": ["x"]}'))).rejects.toThrow(/metrics\.json in the bundle: classes must be the model's labels/);
+    await expect(engine.importModel('bad.zip', tampered('hyperparameters.json', '{not json'))).rejects.toBeInstanceOf(BundleFormatError);
     expect(await engine.listModels()).toHaveLength(2);
   });
 

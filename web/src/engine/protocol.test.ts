@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine, Progress, TrainProgress } from './types';
-import { connectEngine, serveEngine, type EngineMessage, type EngineRequest, type Port } from './protocol';
+import { DeviceLostError, EngineRestartedError, StorageFullError } from './errors';
+import { connectEngine, ENGINE_METHODS, serveEngine, type EngineMessage, type EngineRequest, type Method, type Port } from './protocol';
 import { intelFiles, nodeEngine } from './test-support';
 
 const channels: MessageChannel[] = [];
@@ -94,5 +95,48 @@ describe('engine protocol', () => {
     expect((await engine.listDatasets()).map((d) => d.name)).toEqual(['p']);
     const pixels = new Uint8Array(64 * 64 * 3).fill(90);
     await expect(engine.classify({ modelId: 'none', images: [{ width: 64, height: 64, channels: 3, data: pixels }] })).rejects.toThrow(/no longer exists/);
+  });
+
+  it('every engine method crosses from the one table, with its arguments and its answer', async () => {
+    const seen: Array<[string, unknown[]]> = [];
+    const recorder = Object.fromEntries(
+      (Object.keys(ENGINE_METHODS) as Method[]).map((m) => [
+        m,
+        async (...args: unknown[]) => {
+          seen.push([m, args.slice(0, ENGINE_METHODS[m].args)]);
+          return { answered: m };
+        },
+      ]),
+    ) as unknown as Engine;
+    const engine = overChannel(recorder);
+    for (const m of Object.keys(ENGINE_METHODS) as Method[]) {
+      const args = Array.from({ length: ENGINE_METHODS[m].args }, (_, i) => ({ arg: i, of: m }));
+      const call = engine[m] as (...a: unknown[]) => Promise<unknown>;
+      await expect(call(...args)).resolves.toEqual({ answered: m });
+    }
+    expect(seen.map(([m]) => m)).toEqual(Object.keys(ENGINE_METHODS));
+    for (const [m, args] of seen) expect(args).toEqual(Array.from({ length: ENGINE_METHODS[m as Method].args }, (_, i) => ({ arg: i, of: m })));
+  });
+
+  it('refuses a call that names no engine method', async () => {
+    const channel = new MessageChannel();
+    channels.push(channel);
+    serveEngine(channel.port2 as unknown as Port<EngineRequest, EngineMessage>, scriptedEngine());
+    const answer = new Promise<EngineMessage>((resolve) => channel.port1.addEventListener('message', (e: MessageEvent<EngineMessage>) => resolve(e.data), { once: true }));
+    channel.port1.start();
+    channel.port2.start();
+    channel.port1.postMessage({ type: 'call', id: 9, method: 'dropDatabase', args: [] });
+    expect(await answer).toEqual({ type: 'error', id: 9, error: { name: 'TypeError', message: 'the engine has no method dropDatabase' } });
+  });
+
+  it('rebuilds each named engine error as its own class after the boundary', async () => {
+    const failures: Error[] = [new DeviceLostError('adapter gone'), new EngineRestartedError(), new StorageFullError('the model')];
+    let next = 0;
+    const engine = overChannel({ ...scriptedEngine(), listModels: async () => Promise.reject(failures[next++]!) });
+    for (const expected of failures) {
+      const got = await engine.listModels().catch((e: unknown) => e);
+      expect(got).toBeInstanceOf(expected.constructor);
+      expect(got).toMatchObject({ name: expected.name, message: expected.message });
+    }
   });
 });

@@ -1,98 +1,59 @@
 /**
- * The one message protocol between the page and the engine worker. Requests, responses and
- * progress events are unions keyed on `type`; every request carries an `id` that its
- * response and progress events repeat. `serveEngine` switches over requests exhaustively
- * (a new Engine method fails to compile until it is handled here), and `connectEngine`
- * turns a port back into an `Engine`.
+ * The one message protocol between the page and the engine worker, generated from one method
+ * table ({@link ENGINE_METHODS}): every `Engine` method is a `call` with its arguments, answered
+ * by a `result` or an `error` with the same `id`, with `progress` or `train-progress` events in
+ * between for the long ones; `cancel` aborts a call. `serveEngine` dispatches from the table and
+ * `connectEngine` builds the proxy from it, so a method added to `Engine` fails to compile until
+ * the table says how it crosses.
  */
-import type {
-  BackendInfo,
-  BackendPreference,
-  ClassifyRequest,
-  ClassifyResponse,
-  DatasetSummary,
-  Engine,
-  EvaluateRequest,
-  EvaluateResult,
-  ImageQuery,
-  ImageThumb,
-  ImportRequest,
-  ImportResult,
-  ModelSummary,
-  Progress,
-  ResplitRequest,
-  RunSummary,
-  StorageInfo,
-  TrainConfig,
-  TrainOutcome,
-  TrainProgress,
-  WeightsSummary,
-  BinaryFile,
-  CallOptions,
-} from './types';
 import { isTransferableImage } from './images';
+import { engineErrorFrom, EngineRestartedError, type WireError } from './errors';
+import type { CallOptions, Engine, Progress, TrainProgress } from './types';
+
+/** How a method reports progress: not at all, as `Progress`, or as training events. */
+type ProgressKind = 'none' | 'progress' | 'train';
+
+/**
+ * Every engine method: how it reports progress and how many arguments it takes before its
+ * `CallOptions`. `satisfies` makes a missing or unknown method a compile error.
+ */
+export const ENGINE_METHODS = {
+  init: { progress: 'none', args: 1 },
+  backend: { progress: 'none', args: 0 },
+  importDataset: { progress: 'progress', args: 1 },
+  listDatasets: { progress: 'none', args: 0 },
+  images: { progress: 'none', args: 1 },
+  resplit: { progress: 'none', args: 1 },
+  deleteDataset: { progress: 'none', args: 1 },
+  importWeights: { progress: 'none', args: 2 },
+  listWeights: { progress: 'none', args: 0 },
+  deleteWeights: { progress: 'none', args: 1 },
+  train: { progress: 'train', args: 1 },
+  resume: { progress: 'train', args: 1 },
+  listRuns: { progress: 'none', args: 0 },
+  deleteRun: { progress: 'none', args: 1 },
+  evaluate: { progress: 'progress', args: 1 },
+  classify: { progress: 'progress', args: 1 },
+  listModels: { progress: 'none', args: 0 },
+  exportModel: { progress: 'none', args: 1 },
+  importModel: { progress: 'none', args: 2 },
+  deleteModel: { progress: 'none', args: 1 },
+  storage: { progress: 'none', args: 0 },
+} as const satisfies Record<keyof Engine, { progress: ProgressKind; args: number }>;
+
+export type Method = keyof typeof ENGINE_METHODS;
+
+/** The arguments of a method as they cross: its parameters without the trailing `CallOptions`. */
+type Args<K extends Method> = (typeof ENGINE_METHODS)[K]['progress'] extends 'none' ? Parameters<Engine[K]> : DropOptions<Parameters<Engine[K]>>;
+type DropOptions<P extends unknown[]> = P extends [...infer Head, (infer _O)?] ? Head : P;
+
+/** What each method resolves to. */
+export type ResultOf = { [K in Method]: Awaited<ReturnType<Engine[K]>> };
 
 /** What the page asks. `cancel` aborts the call with the same id. */
-export type EngineRequest =
-  | { type: 'init'; id: number; preference: BackendPreference }
-  | { type: 'backend'; id: number }
-  | { type: 'importDataset'; id: number; request: ImportRequest }
-  | { type: 'listDatasets'; id: number }
-  | { type: 'images'; id: number; query: ImageQuery }
-  | { type: 'resplit'; id: number; request: ResplitRequest }
-  | { type: 'deleteDataset'; id: number; datasetId: string }
-  | { type: 'importWeights'; id: number; name: string; file: BinaryFile }
-  | { type: 'listWeights'; id: number }
-  | { type: 'deleteWeights'; id: number; weightsId: string }
-  | { type: 'train'; id: number; config: TrainConfig }
-  | { type: 'resume'; id: number; runId: string }
-  | { type: 'listRuns'; id: number }
-  | { type: 'deleteRun'; id: number; runId: string }
-  | { type: 'evaluate'; id: number; request: EvaluateRequest }
-  | { type: 'classify'; id: number; request: ClassifyRequest }
-  | { type: 'listModels'; id: number }
-  | { type: 'exportModel'; id: number; modelId: string }
-  | { type: 'importModel'; id: number; name: string; bundle: BinaryFile }
-  | { type: 'deleteModel'; id: number; modelId: string }
-  | { type: 'storage'; id: number }
-  | { type: 'cancel'; id: number };
+export type EngineRequest = { [K in Method]: { type: 'call'; id: number; method: K; args: Args<K> } }[Method] | { type: 'cancel'; id: number };
 
-/** The value each request resolves to. */
-export interface ResultOf {
-  init: BackendInfo;
-  backend: BackendInfo | null;
-  importDataset: ImportResult;
-  listDatasets: DatasetSummary[];
-  images: { total: number; images: ImageThumb[] };
-  resplit: DatasetSummary;
-  deleteDataset: null;
-  importWeights: WeightsSummary;
-  listWeights: WeightsSummary[];
-  deleteWeights: null;
-  train: TrainOutcome;
-  resume: TrainOutcome;
-  listRuns: RunSummary[];
-  deleteRun: null;
-  evaluate: EvaluateResult;
-  classify: ClassifyResponse;
-  listModels: ModelSummary[];
-  exportModel: Uint8Array;
-  importModel: ModelSummary;
-  deleteModel: null;
-  storage: StorageInfo;
-}
-
-export type Method = keyof ResultOf;
-
-/** An error as it crosses the boundary; `name` picks the class it is rebuilt as. */
-export interface WireError {
-  name: string;
-  message: string;
-}
-
-export type EngineResponse =
-  | { [K in Method]: { type: 'result'; id: number; method: K; value: ResultOf[K] } }[Method]
-  | { type: 'error'; id: number; error: WireError };
+export type EngineResponse = { [K in Method]: { type: 'result'; id: number; method: K; value: ResultOf[K] } }[Method] | { type: 'error'; id: number; error: WireError };
 
 export type EngineEvent = { type: 'progress'; id: number; progress: Progress } | { type: 'train-progress'; id: number; progress: TrainProgress };
 
@@ -126,9 +87,11 @@ function toWire(e: unknown): WireError {
   return { name: 'Error', message: String(e) };
 }
 
+const isMethod = (m: unknown): m is Method => typeof m === 'string' && Object.hasOwn(ENGINE_METHODS, m);
+
 /**
  * Answers requests arriving on `port` with `engine`. Every call gets its own AbortController,
- * aborted by a `cancel` request with the same id.
+ * aborted by a `cancel` request with the same id. A call naming no engine method is refused.
  */
 export function serveEngine(port: Port<EngineRequest, EngineMessage>, engine: Engine): void {
   const calls = new Map<number, AbortController>();
@@ -140,79 +103,34 @@ export function serveEngine(port: Port<EngineRequest, EngineMessage>, engine: En
       calls.get(req.id)?.abort(new DOMException('cancelled', 'AbortError'));
       return;
     }
+    const method: unknown = req.method;
+    if (req.type !== 'call' || !isMethod(method)) {
+      reply({ type: 'error', id: req.id, error: { name: 'TypeError', message: `the engine has no method ${String(method)}` } });
+      return;
+    }
     const controller = new AbortController();
     calls.set(req.id, controller);
-    const opts: CallOptions = { signal: controller.signal, onProgress: (progress) => reply({ type: 'progress', id: req.id, progress }) };
-    const trainOpts: CallOptions<TrainProgress> = {
-      signal: controller.signal,
-      onProgress: (progress) => reply({ type: 'train-progress', id: req.id, progress }),
-    };
-    const answer = <K extends Method>(method: K, work: Promise<ResultOf[K]>): void => {
-      work.then(
+    const kind = ENGINE_METHODS[method].progress as ProgressKind;
+    const options: CallOptions<never> | undefined =
+      kind === 'progress'
+        ? ({ signal: controller.signal, onProgress: (progress: Progress) => reply({ type: 'progress', id: req.id, progress }) } as CallOptions<never>)
+        : kind === 'train'
+          ? ({ signal: controller.signal, onProgress: (progress: TrainProgress) => reply({ type: 'train-progress', id: req.id, progress }) } as CallOptions<never>)
+          : undefined;
+    const fn = engine[method] as (...args: unknown[]) => Promise<unknown>;
+    const args: unknown[] = [...(req.args as unknown[]), ...(options ? [options] : [])];
+    Promise.resolve()
+      .then(() => fn.apply(engine, args))
+      .then(
         (value) => reply({ type: 'result', id: req.id, method, value } as EngineResponse, transfersOf(value)),
         (e: unknown) => reply({ type: 'error', id: req.id, error: toWire(e) }),
-      ).finally(() => calls.delete(req.id));
-    };
-    switch (req.type) {
-      case 'init':
-        return answer('init', engine.init(req.preference));
-      case 'backend':
-        return answer('backend', engine.backend());
-      case 'importDataset':
-        return answer('importDataset', engine.importDataset(req.request, opts));
-      case 'listDatasets':
-        return answer('listDatasets', engine.listDatasets());
-      case 'images':
-        return answer('images', engine.images(req.query));
-      case 'resplit':
-        return answer('resplit', engine.resplit(req.request));
-      case 'deleteDataset':
-        return answer('deleteDataset', engine.deleteDataset(req.datasetId).then(() => null));
-      case 'importWeights':
-        return answer('importWeights', engine.importWeights(req.name, req.file));
-      case 'listWeights':
-        return answer('listWeights', engine.listWeights());
-      case 'deleteWeights':
-        return answer('deleteWeights', engine.deleteWeights(req.weightsId).then(() => null));
-      case 'train':
-        return answer('train', engine.train(req.config, trainOpts));
-      case 'resume':
-        return answer('resume', engine.resume(req.runId, trainOpts));
-      case 'listRuns':
-        return answer('listRuns', engine.listRuns());
-      case 'deleteRun':
-        return answer('deleteRun', engine.deleteRun(req.runId).then(() => null));
-      case 'evaluate':
-        return answer('evaluate', engine.evaluate(req.request, opts));
-      case 'classify':
-        return answer('classify', engine.classify(req.request, opts));
-      case 'listModels':
-        return answer('listModels', engine.listModels());
-      case 'exportModel':
-        return answer('exportModel', engine.exportModel(req.modelId));
-      case 'importModel':
-        return answer('importModel', engine.importModel(req.name, req.bundle));
-      case 'deleteModel':
-        return answer('deleteModel', engine.deleteModel(req.modelId).then(() => null));
-      case 'storage':
-        return answer('storage', engine.storage());
-      default: {
-        const unhandled: never = req;
-        throw new Error(`unknown engine request ${JSON.stringify(unhandled)}`);
-      }
-    }
+      )
+      .finally(() => calls.delete(req.id));
   });
 }
 
 /** Rebuilds errors by name so the UI can tell them apart (`instanceof`). */
 export type ErrorFactory = (wire: WireError) => Error;
-
-const defaultErrorFactory: ErrorFactory = (wire) => {
-  if (wire.name === 'AbortError') return new DOMException(wire.message, 'AbortError');
-  const e = new Error(wire.message);
-  e.name = wire.name;
-  return e;
-};
 
 interface Pending {
   settle: (message: EngineResponse) => void;
@@ -235,22 +153,14 @@ export interface ConnectOptions {
   onUnresponsive?: () => void;
 }
 
-/** The worker was replaced while this call was in flight; trying again is safe. */
-export class EngineRestartedError extends Error {
-  constructor() {
-    super('The engine stopped responding and was restarted; try again.');
-    this.name = 'EngineRestartedError';
-  }
-}
-
 /**
- * An `Engine` that forwards every call over `port` (a Worker). Aborting a call's signal sends
- * `cancel`; the call still settles with what the engine answers (training returns what it
- * learnt, other calls reject with an AbortError) — or, when the engine does not answer within
- * `cancelGraceMs`, with an AbortError while `onUnresponsive` replaces the worker.
+ * An `Engine` that forwards every call over `port` (a Worker), built from {@link ENGINE_METHODS}.
+ * Aborting a call's signal sends `cancel`; the call still settles with what the engine answers
+ * (training returns what it learnt, other calls reject with an AbortError) — or, when the engine
+ * does not answer within `cancelGraceMs`, with an AbortError while `onUnresponsive` replaces the worker.
  */
 export function connectEngine(port: Port<EngineMessage, EngineRequest>, options: ConnectOptions = {}): Engine {
-  const makeError = options.makeError ?? defaultErrorFactory;
+  const makeError = options.makeError ?? engineErrorFrom;
   const cancelGraceMs = options.cancelGraceMs ?? 30_000;
   let nextId = 1;
   const pending = new Map<number, Pending>();
@@ -286,37 +196,28 @@ export function connectEngine(port: Port<EngineMessage, EngineRequest>, options:
     }
   });
 
-  /** Sends one request and resolves with the value `pick` finds in the answer for `method`. */
-  function call<K extends Method>(
-    method: K,
-    build: (id: number) => EngineRequest,
-    pick: (r: Extract<EngineResponse, { type: 'result' }>) => ResultOf[K] | undefined,
-    options: { signal?: AbortSignal | undefined; progress?: (p: Progress) => void; trainProgress?: (p: TrainProgress) => void } = {},
-    transfer: Transferable[] = [],
-  ): Promise<ResultOf[K]> {
+  function call(method: Method, callArgs: unknown[]): Promise<unknown> {
+    const spec = ENGINE_METHODS[method];
+    const args = callArgs.slice(0, spec.args);
+    const o = (spec.progress === 'none' ? {} : (callArgs[spec.args] ?? {})) as CallOptions<never>;
     const id = nextId++;
-    return new Promise<ResultOf[K]>((resolve, reject) => {
-      if (options.signal?.aborted) {
-        reject(new DOMException('cancelled', 'AbortError'));
-        return;
-      }
-      if (dead) {
-        reject(new EngineRestartedError());
-        return;
-      }
+    return new Promise((resolve, reject) => {
+      if (o.signal?.aborted) return reject(new DOMException('cancelled', 'AbortError'));
+      if (dead) return reject(new EngineRestartedError());
       let watchdog: ReturnType<typeof setTimeout> | undefined;
       const onAbort = (): void => {
         port.postMessage({ type: 'cancel', id }, []);
         watchdog = setTimeout(() => abandon(id), cancelGraceMs);
       };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      o.signal?.addEventListener('abort', onAbort, { once: true });
       const done = (): void => {
         clearTimeout(watchdog);
-        options.signal?.removeEventListener('abort', onAbort);
+        o.signal?.removeEventListener('abort', onAbort);
       };
+      const onProgress = o.onProgress as ((p: unknown) => void) | undefined;
       pending.set(id, {
-        progress: options.progress,
-        trainProgress: options.trainProgress,
+        ...(spec.progress === 'progress' && { progress: onProgress }),
+        ...(spec.progress === 'train' && { trainProgress: onProgress }),
         fail: (error) => {
           done();
           reject(error);
@@ -324,67 +225,13 @@ export function connectEngine(port: Port<EngineMessage, EngineRequest>, options:
         settle: (msg) => {
           done();
           if (msg.type === 'error') return reject(makeError(msg.error));
-          const value = msg.method === method ? pick(msg) : undefined;
-          if (value === undefined) reject(new Error(`engine answered ${method} with ${msg.method}`));
-          else resolve(value);
+          if (msg.method !== method) return reject(new Error(`engine answered ${method} with ${msg.method}`));
+          resolve(msg.value);
         },
       });
-      port.postMessage(build(id), transfer);
+      port.postMessage({ type: 'call', id, method, args } as EngineRequest, args.flatMap(transfersOf));
     });
   }
 
-  return {
-    init: (preference) => call('init', (id) => ({ type: 'init', id, preference }), (r) => (r.method === 'init' ? r.value : undefined)),
-    backend: () => call('backend', (id) => ({ type: 'backend', id }), (r) => (r.method === 'backend' ? r.value : undefined)),
-    importDataset: (request, o = {}) =>
-      call('importDataset', (id) => ({ type: 'importDataset', id, request }), (r) => (r.method === 'importDataset' ? r.value : undefined), {
-        signal: o.signal,
-        ...(o.onProgress && { progress: o.onProgress }),
-      }),
-    listDatasets: () => call('listDatasets', (id) => ({ type: 'listDatasets', id }), (r) => (r.method === 'listDatasets' ? r.value : undefined)),
-    images: (query) => call('images', (id) => ({ type: 'images', id, query }), (r) => (r.method === 'images' ? r.value : undefined)),
-    resplit: (request) => call('resplit', (id) => ({ type: 'resplit', id, request }), (r) => (r.method === 'resplit' ? r.value : undefined)),
-    deleteDataset: async (datasetId) => {
-      await call('deleteDataset', (id) => ({ type: 'deleteDataset', id, datasetId }), (r) => (r.method === 'deleteDataset' ? r.value : undefined));
-    },
-    importWeights: (name, file) => call('importWeights', (id) => ({ type: 'importWeights', id, name, file }), (r) => (r.method === 'importWeights' ? r.value : undefined)),
-    listWeights: () => call('listWeights', (id) => ({ type: 'listWeights', id }), (r) => (r.method === 'listWeights' ? r.value : undefined)),
-    deleteWeights: async (weightsId) => {
-      await call('deleteWeights', (id) => ({ type: 'deleteWeights', id, weightsId }), (r) => (r.method === 'deleteWeights' ? r.value : undefined));
-    },
-    train: (config, o = {}) =>
-      call('train', (id) => ({ type: 'train', id, config }), (r) => (r.method === 'train' ? r.value : undefined), {
-        signal: o.signal,
-        ...(o.onProgress && { trainProgress: o.onProgress }),
-      }),
-    resume: (runId, o = {}) =>
-      call('resume', (id) => ({ type: 'resume', id, runId }), (r) => (r.method === 'resume' ? r.value : undefined), {
-        signal: o.signal,
-        ...(o.onProgress && { trainProgress: o.onProgress }),
-      }),
-    listRuns: () => call('listRuns', (id) => ({ type: 'listRuns', id }), (r) => (r.method === 'listRuns' ? r.value : undefined)),
-    deleteRun: async (runId) => {
-      await call('deleteRun', (id) => ({ type: 'deleteRun', id, runId }), (r) => (r.method === 'deleteRun' ? r.value : undefined));
-    },
-    evaluate: (request, o = {}) =>
-      call('evaluate', (id) => ({ type: 'evaluate', id, request }), (r) => (r.method === 'evaluate' ? r.value : undefined), {
-        signal: o.signal,
-        ...(o.onProgress && { progress: o.onProgress }),
-      }),
-    classify: (request, o = {}) =>
-      call(
-        'classify',
-        (id) => ({ type: 'classify', id, request }),
-        (r) => (r.method === 'classify' ? r.value : undefined),
-        { signal: o.signal, ...(o.onProgress && { progress: o.onProgress }) },
-        transfersOf(request),
-      ),
-    listModels: () => call('listModels', (id) => ({ type: 'listModels', id }), (r) => (r.method === 'listModels' ? r.value : undefined)),
-    exportModel: (modelId) => call('exportModel', (id) => ({ type: 'exportModel', id, modelId }), (r) => (r.method === 'exportModel' ? r.value : undefined)),
-    importModel: (name, bundle) => call('importModel', (id) => ({ type: 'importModel', id, name, bundle }), (r) => (r.method === 'importModel' ? r.value : undefined)),
-    deleteModel: async (modelId) => {
-      await call('deleteModel', (id) => ({ type: 'deleteModel', id, modelId }), (r) => (r.method === 'deleteModel' ? r.value : undefined));
-    },
-    storage: () => call('storage', (id) => ({ type: 'storage', id }), (r) => (r.method === 'storage' ? r.value : undefined)),
-  };
+  return Object.fromEntries((Object.keys(ENGINE_METHODS) as Method[]).map((m) => [m, (...a: unknown[]) => call(m, a)])) as unknown as Engine;
 }

@@ -10,11 +10,9 @@
 import type { ArchName } from '../../../model/arch/types';
 import type { DataProblem, Split } from '../../../model/data/records';
 import type { EvalReport, Prediction } from '../../../model/evaluate';
-import type { LoadReport } from '../../../model/model';
 import type { PreprocessSpec, RawImage } from '../../../model/preprocess';
 import type { RunConfig } from '../../../model/run/config';
-import type { PreprocessingChoice } from '../../../model/run/preprocessing';
-import type { EpochRecord, TrainEvent, TrainOptions } from '../../../model/train';
+import type { EpochRecord, TrainEvent } from '../../../model/train';
 
 /** What a `Blob`/`File` offers that the engine uses. */
 export interface BinaryFile {
@@ -290,12 +288,3 @@ export interface Engine {
 
   storage(): Promise<StorageInfo>;
 }
-
-/** The app could not store something because the browser's quota for it is used up. Nothing was half-written. */
-export class StorageFullError extends Error {
-  constructor(what: string) {
-    super(`Storage is full: ${what} was not saved (nothing was half-written). Delete datasets or models you no longer need, or allow the site more storage.`);
-    this.name = 'StorageFullError';
-  }
-}
-

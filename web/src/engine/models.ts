@@ -1,0 +1,133 @@
+/**
+ * Trained models: evaluation on a stored split (with the images behind each confusion cell),
+ * classification of images the page holds, and bundles in and out.
+ */
+import { importModelFiles, readModelJson, unzipModelFiles, zipModelFiles } from '../../../model/artifacts';
+import type { Split } from '../../../model/data/records';
+import { classify, evaluate } from '../../../model/evaluate';
+import type { ClassifierModel } from '../../../model/model';
+import { readBundleRun } from './bundle';
+import { IdbImageSource, uuid, type EngineContext } from './context';
+import type { ModelRow } from './db';
+import {
+  type BinaryFile,
+  type CallOptions,
+  type ClassifyRequest,
+  type ClassifyResponse,
+  type ClassifyResult,
+  type EvaluateRequest,
+  type EvaluateResult,
+  type ModelSummary,
+} from './types';
+
+export class Models {
+  constructor(private readonly ctx: EngineContext) {}
+
+  private async modelFor(id: string): Promise<{ row: ModelRow; model: ClassifierModel }> {
+    const backend = await this.ctx.ensureBackend();
+    const db = await this.ctx.db();
+    const row = await db.get('models', id);
+    if (!row) throw new Error('this model no longer exists');
+    if (this.ctx.loaded?.id !== id || this.ctx.loaded.backend !== backend.name) {
+      this.ctx.unloadModel();
+      this.ctx.loaded = { id, backend: backend.name, model: importModelFiles(row.files) };
+    }
+    return { row, model: this.ctx.loaded.model };
+  }
+
+  async evaluate(request: EvaluateRequest, options: CallOptions = {}): Promise<EvaluateResult> {
+    const db = await this.ctx.db();
+    const { model } = await this.modelFor(request.modelId);
+    const classes = (await db.get('labels', request.datasetId))?.classes ?? [];
+    const index = new Map(model.labels.map((l, i) => [l, i]));
+    const ids: number[] = [];
+    const labels: number[] = [];
+    const splits: Split[] = request.split === 'all' ? ['train', 'validation', 'test', 'unassigned'] : [request.split];
+    for (const label of classes) {
+      const k = index.get(label);
+      if (k === undefined) continue;
+      for (const split of splits) {
+        for (const id of await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [request.datasetId, split, label])) {
+          ids.push(id);
+          labels.push(k);
+        }
+      }
+    }
+    if (ids.length === 0) throw new Error(`no labelled images of the model's classes in the ${request.split} split`);
+    const source = new IdbImageSource(db, this.ctx.deps.decoder, ids, Int32Array.from(labels));
+    const report = await evaluate(model, source, {
+      batchSize: 32,
+      ...(options.signal && { signal: options.signal }),
+      ...(options.onProgress && { onProgress: options.onProgress }),
+    });
+    const c = model.numClasses;
+    const cells = Array.from({ length: c }, () => Array.from({ length: c }, () => [] as number[]));
+    for (const p of report.predictions) cells[p.label]![p.predicted]!.push(ids[p.index]!);
+    const { predictions: _p, ...rest } = report;
+    return { report: rest, cells, unknownClasses: classes.filter((l) => !index.has(l)) };
+  }
+
+  async classify(request: ClassifyRequest, options: CallOptions = {}): Promise<ClassifyResponse> {
+    const { model } = await this.modelFor(request.modelId);
+    const backend = this.ctx.deps.backends.current()!;
+    const names = request.images.map((_, i) => request.names?.[i] ?? `#${i + 1}`);
+    const decoded = await Promise.all(
+      request.images.map(async (img, i) => {
+        try {
+          return { image: await this.ctx.deps.decoder.decode(img, names[i]!), error: null };
+        } catch (e) {
+          return { image: null, error: (e as Error).message };
+        }
+      }),
+    );
+    options.signal?.throwIfAborted();
+    const ok = decoded.flatMap((d, i) => (d.image ? [{ i, image: d.image }] : []));
+    const t0 = performance.now();
+    const predictions = ok.length ? await classify(model, ok.map((d) => d.image)) : [];
+    const latencyMs = performance.now() - t0;
+    const byIndex = new Map(ok.map((d, k) => [d.i, predictions[k]!]));
+    const results: ClassifyResult[] = names.map((name, i) => ({ name, prediction: byIndex.get(i) ?? null, error: decoded[i]!.error }));
+    return { results, latencyMs, backend: backend.name };
+  }
+
+
+  async listModels(): Promise<ModelSummary[]> {
+    const db = await this.ctx.db();
+    return (await db.getAll('models')).map(({ files: _f, ...s }) => s).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async exportModel(id: string): Promise<Uint8Array> {
+    const row = await (await this.ctx.db()).get('models', id);
+    if (!row) throw new Error('this model no longer exists');
+    return zipModelFiles(row.files);
+  }
+
+  async importModel(name: string, bundle: BinaryFile): Promise<ModelSummary> {
+    await this.ctx.ensureBackend();
+    const files = unzipModelFiles(new Uint8Array(await bundle.arrayBuffer()));
+    const manifest = readModelJson(files);
+    importModelFiles(files).dispose(); // validates the weights against the architecture
+    const run = readBundleRun(files, manifest.labels);
+    const summary: ModelSummary = {
+      id: uuid(),
+      name: name.replace(/\.zip$/i, ''),
+      arch: manifest.arch as ModelSummary['arch'],
+      labels: manifest.labels,
+      preprocessing: manifest.preprocessing,
+      createdAt: Date.now(),
+      runId: null,
+      datasetId: null,
+      ...run,
+      bytes: [...files.values()].reduce((n, f) => n + f.length, 0),
+    };
+    await this.ctx.write('the imported model', async () => {
+      await (await this.ctx.db()).put('models', { ...summary, files });
+    });
+    return summary;
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    if (this.ctx.loaded?.id === id) this.ctx.unloadModel();
+    await (await this.ctx.db()).delete('models', id);
+  }
+}
