@@ -1,0 +1,91 @@
+/**
+ * `npm run bench`: SceneLab against PyTorch on this machine, one contender after another in one
+ * run, the same model, input size, batch sizes and thread count. Prints a table of ratios
+ * (SceneLab ÷ PyTorch; above 1 is faster for throughput, below 1 is faster for latency), the
+ * fraction of this CPU's multiply-add rate each reaches, and writes the raw numbers as JSON and
+ * a chart as SVG under bench/results/.
+ *
+ *   npm run bench                 # full: repeats 5, batch 32 train / 64 inference, 1 and 2 threads
+ *   npm run bench -- --short      # CI: tiny repeats and batches, checks the harness runs (asserts no speed)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: v } = parseArgs({ options: { short: { type: 'boolean' }, arch: { type: 'string', default: 'squeezenet1_1' }, out: { type: 'string' } } });
+const ROOT = path.resolve(import.meta.dirname, '..');
+const short = v.short ?? false;
+const params = short
+  ? { size: 64, trainBatch: 4, inferBatch: 4, repeats: 1, threads: [1] }
+  : { size: 150, trainBatch: 32, inferBatch: 64, repeats: 5, threads: [1, 2] };
+
+interface Result {
+  contender: string;
+  version: string;
+  threads: number;
+  trainImagesPerSecond: number;
+  latencyMs: number;
+  inferImagesPerSecond: number;
+  peakRssMiB: number;
+  peakMacsPerSecond?: number;
+  forwardMacsPerImage?: number;
+}
+
+function run(cmd: string, args: string[]): Result {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
+}
+
+const common = ['--arch', v.arch!, '--size', String(params.size), '--train-batch', String(params.trainBatch), '--infer-batch', String(params.inferBatch), '--repeats', String(params.repeats)];
+const rows: Array<{ threads: number; scenelab: Result; pytorch: Result }> = [];
+for (const threads of params.threads) {
+  const scenelab = run(process.execPath, ['--import', 'tsx', 'bench/scenelab-step.ts', ...common, '--threads', String(threads)]);
+  const pytorch = run('/usr/bin/python3', ['bench/reference/torch_bench.py', ...common, '--threads', String(threads)]);
+  rows.push({ threads, scenelab, pytorch });
+}
+
+const macs = rows[0]!.pytorch.forwardMacsPerImage!;
+// A training step costs about three forward passes (forward, gradients of inputs and of weights).
+const trainMacs = 3 * macs;
+const peak = rows[0]!.scenelab.peakMacsPerSecond!;
+const fmt = (x: number, d = 1): string => x.toFixed(d);
+console.log(`${v.arch} at ${params.size}x${params.size}, 6 classes; train batch ${params.trainBatch} (Adam, full fine-tuning), inference batch ${params.inferBatch}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
+console.log(`forward: ${(macs / 1e6).toFixed(0)} M multiply-adds per image (a training step counted as 3 forwards); wasm peak = this CPU with tfjs-wasm's own kernels (XNNPACK, 128-bit SIMD, 1024^3 matmul, 1 thread): ${(peak / 1e9).toFixed(2)} G multiply-adds/s. PyTorch's native kernels (AVX2/AVX-512) can exceed it.`);
+console.log('| threads | measure | SceneLab (Node, wasm) | PyTorch | SceneLab ÷ PyTorch | SceneLab, % of wasm peak | PyTorch, % of wasm peak |');
+console.log('|--:|---|--:|--:|--:|--:|--:|');
+for (const { threads, scenelab: s, pytorch: p } of rows) {
+  const pct = (imagesPerSecond: number, perImage: number): string => `${fmt((100 * imagesPerSecond * perImage) / peak)}%`;
+  console.log(`| ${threads} | train images/s | ${fmt(s.trainImagesPerSecond)} | ${fmt(p.trainImagesPerSecond)} | ${fmt(s.trainImagesPerSecond / p.trainImagesPerSecond, 2)}x | ${pct(s.trainImagesPerSecond, trainMacs)} | ${pct(p.trainImagesPerSecond, trainMacs)} |`);
+  console.log(`| ${threads} | batch-1 latency ms | ${fmt(s.latencyMs)} | ${fmt(p.latencyMs)} | ${fmt(s.latencyMs / p.latencyMs, 2)}x | | |`);
+  console.log(`| ${threads} | inference images/s | ${fmt(s.inferImagesPerSecond)} | ${fmt(p.inferImagesPerSecond)} | ${fmt(s.inferImagesPerSecond / p.inferImagesPerSecond, 2)}x | ${pct(s.inferImagesPerSecond, macs)} | ${pct(p.inferImagesPerSecond, macs)} |`);
+  console.log(`| ${threads} | peak RSS MiB | ${fmt(s.peakRssMiB, 0)} | ${fmt(p.peakRssMiB, 0)} | ${fmt(s.peakRssMiB / p.peakRssMiB, 2)}x | | |`);
+}
+if (rows.some((r) => r.scenelab.threads !== r.threads)) console.log('note: tfjs-wasm in Node runs single-threaded here (no threaded wasm build loaded); the SceneLab rows at 2 threads used 1.');
+
+/** One bar per measure and thread count: SceneLab ÷ PyTorch (for latency, PyTorch ÷ SceneLab), with the parity line. */
+function chart(): string {
+  const bars = rows.flatMap(({ threads, scenelab: s, pytorch: p }) => [
+    { label: `train ${threads}t`, ratio: s.trainImagesPerSecond / p.trainImagesPerSecond },
+    { label: `latency ${threads}t`, ratio: p.latencyMs / s.latencyMs },
+    { label: `infer ${threads}t`, ratio: s.inferImagesPerSecond / p.inferImagesPerSecond },
+  ]);
+  const w = 640;
+  const h = 40 + bars.length * 28;
+  const max = Math.max(1.2, ...bars.map((b) => b.ratio));
+  const x = (r: number): number => 120 + (r / max) * (w - 160);
+  const rects = bars
+    .map((b, i) => `<text x="112" y="${44 + i * 28}" text-anchor="end" font-size="12">${b.label}</text><rect x="120" y="${30 + i * 28}" width="${(x(b.ratio) - 120).toFixed(1)}" height="18" fill="${b.ratio >= 1 ? '#2e7d32' : '#c62828'}"/><text x="${(x(b.ratio) + 4).toFixed(1)}" y="${44 + i * 28}" font-size="12">${b.ratio.toFixed(2)}x</text>`)
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif"><text x="10" y="18" font-size="13">SceneLab vs PyTorch (higher is better for SceneLab; line = parity)</text>${rects}<line x1="${x(1)}" y1="24" x2="${x(1)}" y2="${h - 6}" stroke="#000" stroke-dasharray="4 3"/></svg>\n`;
+}
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const outDir = v.out ?? path.join(ROOT, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const base = path.join(outDir, `${short ? 'short-' : ''}${stamp}`);
+writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), params, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model }, forwardMacsPerImage: macs, peakMacsPerSecond: peak, rows }, null, 2) + '\n');
+writeFileSync(`${base}.svg`, chart());
+console.log(`raw numbers: ${path.relative(ROOT, base)}.json, chart: ${path.relative(ROOT, base)}.svg`);
