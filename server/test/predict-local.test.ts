@@ -156,7 +156,7 @@ describe('embedded predictor with no model configured', () => {
 
 describe('the runner interface in both homes', () => {
   it('gives the same answers in this thread and in a worker, without leaking tensors', async () => {
-    const dir = tempDir('engines');
+    const dir = tempDir('runners');
     try {
       const { runDir } = await makeModel(dir, 3);
       const files = await readModelFiles(runDir);
