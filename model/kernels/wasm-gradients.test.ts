@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerWasmGradientKernels } from './wasm-gradients';
+import { conv2DBackpropInput, registerWasmGradientKernels } from './wasm-gradients';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -110,6 +110,11 @@ const conv2dCases: ConvCase[] = [
   { name: '3x3 stride [2,1] same, non-square', x: [2, 13, 8, 3], w: [3, 3, 3, 4], stride: [2, 1], pad: 'same' },
   { name: '3x3 s3 valid', x: [1, 14, 14, 2], w: [3, 3, 2, 3], stride: 3, pad: 'valid' },
   { name: '3x3 s2 same, 1 input channel', x: [2, 9, 9, 1], w: [3, 3, 1, 4], stride: 2, pad: 'same' },
+  { name: '1x1 s1 pad 1 (not a plain matrix product)', x: [2, 5, 6, 3], w: [1, 1, 3, 4], stride: 1, pad: 1 },
+  { name: '3x3 s1 valid', x: [2, 9, 7, 3], w: [3, 3, 3, 5], stride: 1, pad: 'valid' },
+  { name: '2x2 s1 same (even filter, asymmetric padding)', x: [1, 7, 8, 2], w: [2, 2, 2, 3], stride: 1, pad: 'same' },
+  { name: '1x3 s1 same, non-square filter', x: [2, 6, 9, 3], w: [1, 3, 3, 2], stride: 1, pad: 'same' },
+  { name: '1x1 s1 valid, SqueezeNet squeeze 128->16 at 9x9', x: [2, 9, 9, 128], w: [1, 1, 128, 16], stride: 1, pad: 'valid' },
 ];
 
 const depthwiseCases: ConvCase[] = [
@@ -154,8 +159,8 @@ describe('registerWasmGradientKernels', () => {
     expect(before).toBeDefined();
     registerWasmGradientKernels();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBe(before);
-    // The wasm backend's own input gradient for conv2d is kept.
-    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc.name).toBe('conv2DBackpropInput');
+    // Conv2DBackpropInput is ours (stride 1 on XNNPACK, the native kernel behind it), once.
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(conv2DBackpropInput);
   });
 
   it('throws a clear error when the wasm kernels are not registered', () => {

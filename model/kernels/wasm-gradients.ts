@@ -1,6 +1,8 @@
 /**
  * Gradient kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks, composed from the wasm
- * backend's own kernels.
+ * backend's own kernels — and a faster Conv2DBackpropInput for stride-1 convolutions (all of
+ * SqueezeNet's but the first), whose native wasm kernel is a plain loop that took half of a
+ * training step: here it is one XNNPACK Conv2D (a GEMM for 1x1 filters).
  *
  * Without them, `tf.grads` of a conv2d / depthwiseConv2d throws on 'wasm' (tfjs has no
  * per-kernel fallback to another backend). Every kernel here only calls other wasm kernel
@@ -13,13 +15,16 @@
 import {
   backend_util,
   Conv2DBackpropFilter,
+  Conv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter,
   DepthwiseConv2dNativeBackpropInput,
   getKernel,
   registerKernel,
+  unregisterKernel,
 } from '@tensorflow/tfjs-core';
 import type {
   Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
   DepthwiseConv2dNativeBackpropFilterAttrs,
   DepthwiseConv2dNativeBackpropInputAttrs,
   KernelBackend,
@@ -303,6 +308,42 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: Parameters<KernelFun
   });
 }
 
+/** The wasm backend's own Conv2DBackpropInput, kept for the strided case. */
+let nativeConv2DBackpropInput: KernelFunc | null = null;
+
+/**
+ * dx of a stride-1 convolution. 1x1 without padding: dx = dy · Wᵀ over all pixels, a 1x1
+ * convolution with the filter's channel axes swapped. Otherwise dx[z] = Σ_j dyPad[z + j] · W[k-1-j]ᵀ: dy padded by k-1-top before and
+ * to the input size after, convolved ('valid') with the filter flipped in space and with its
+ * channel axes swapped. Strided convolutions go to the native kernel.
+ */
+export function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo | TensorInfo[] {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
+  const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+  if (sh !== 1 || sw !== 1 || (dataFormat != null && dataFormat !== 'NHWC')) return nativeConv2DBackpropInput!(args);
+  const [fh, fw, inC, outC] = asShape4(Conv2DBackpropInput, 'filter', filter.shape);
+  const [b, inH, inW] = asShape4(Conv2DBackpropInput, 'input shape', inputShape);
+  const info = backend_util.computeConv2DInfo([b, inH, inW, inC], [fh, fw, inC, outC], strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  const { top, left } = info.padInfo;
+  return compose(backend, (r) => {
+    if (fh === 1 && fw === 1 && top === 0 && left === 0 && info.outHeight === inH && info.outWidth === inW) {
+      // XNNPACK runs a 1x1 convolution as its GEMM: dy by Wᵀ, channels swapped in the filter.
+      const wT = r.transpose(filter, [0, 1, 3, 2]);
+      return r.run('Conv2D', { x: dy, filter: wT }, { strides: [1, 1], dilations: [1, 1], pad: 'valid', dataFormat: 'NHWC' });
+    }
+    const dyPad = r.padOrCrop(dy, [
+      [0, 0],
+      [fh - 1 - top, inH - info.outHeight + top],
+      [fw - 1 - left, inW - info.outWidth + left],
+      [0, 0],
+    ]);
+    const flipped = r.transpose(r.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+    return r.run('Conv2D', { x: dyPad, filter: flipped }, { strides: [1, 1], dilations: [1, 1], pad: 'valid', dataFormat: 'NHWC' });
+  });
+}
+
 const KERNELS: KernelConfig[] = [
   { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
   { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilter },
@@ -310,11 +351,12 @@ const KERNELS: KernelConfig[] = [
 ];
 
 /** Kernels the composed gradients call; all ship with tfjs-backend-wasm 4.22. */
-const REQUIRED = ['Conv2D', 'DepthwiseConv2dNative', 'Transpose', 'PadV2', 'Slice', 'Reshape', 'Reverse', 'Sum'];
+const REQUIRED = ['Conv2D', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'Transpose', 'PadV2', 'Slice', 'Reshape', 'Reverse', 'Sum'];
 
 /**
  * Registers wasm implementations of Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter
- * and DepthwiseConv2dNativeBackpropInput, so conv nets can be trained on the 'wasm' backend.
+ * and DepthwiseConv2dNativeBackpropInput, so conv nets can be trained on the 'wasm' backend,
+ * and the stride-1 Conv2DBackpropInput in front of the native one.
  *
  * Call it after importing '@tensorflow/tfjs-backend-wasm' (it throws otherwise). Idempotent:
  * a kernel the wasm backend already has (its own, or one registered earlier) is left as is.
@@ -329,5 +371,12 @@ export function registerWasmGradientKernels(): void {
   }
   for (const config of KERNELS) {
     if (getKernel(config.kernelName, BACKEND) == null) registerKernel(config);
+  }
+  // Replace the native Conv2DBackpropInput once, keeping it for the strided case.
+  const native = getKernel(Conv2DBackpropInput, BACKEND)!;
+  if (native.kernelFunc !== conv2DBackpropInput) {
+    nativeConv2DBackpropInput = native.kernelFunc;
+    unregisterKernel(Conv2DBackpropInput, BACKEND);
+    registerKernel({ ...native, kernelFunc: conv2DBackpropInput });
   }
 }
