@@ -1,9 +1,17 @@
 // Lint for what the type checker cannot see: promises nobody awaits or catches, and promises
-// passed where a plain callback is expected (an event handler that throws asynchronously).
+// passed where a plain callback is expected (an event handler that throws asynchronously) —
+// in TypeScript files and in the Svelte components' scripts and templates alike.
+import svelte from 'eslint-plugin-svelte';
+import svelteParser from 'svelte-eslint-parser';
 import tseslint from 'typescript-eslint';
 
+const rules = {
+  '@typescript-eslint/no-floating-promises': 'error',
+  '@typescript-eslint/no-misused-promises': 'error',
+};
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '**/*.svelte', '**/*.mjs', '**/*.js', 'scratch/**', 'web/vitest.config.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '**/*.mjs', '**/*.js', 'scratch/**', 'web/vitest.config.ts'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],
@@ -14,9 +22,20 @@ export default tseslint.config(
         tsconfigRootDir: import.meta.dirname,
       },
     },
-    rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-misused-promises': 'error',
+    rules,
+  },
+  {
+    files: ['web/**/*.svelte'],
+    extends: [tseslint.configs.base, ...svelte.configs['flat/base']],
+    languageOptions: {
+      parser: svelteParser,
+      parserOptions: {
+        parser: tseslint.parser,
+        project: ['web/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+        extraFileExtensions: ['.svelte'],
+      },
     },
+    rules,
   },
 );
