@@ -6,7 +6,7 @@
 import type { ClassifierModel } from '../../../model/model';
 import type { RawImage } from '../../../model/preprocess';
 import { ImageDecodeError, type ImageSource } from '../../../model/data/source';
-import { isQuotaError, openDb, type Db } from './db';
+import { isQuotaError, openDb, type Db } from './store-schema';
 import { StorageFullError } from './errors';
 import type { BackendInfo, BackendName, BackendPreference, BinaryFile, ImageInput, StorageInfo } from './types';
 

@@ -6,7 +6,7 @@
 import { isImagePath, recordsFromPaths, type DataProblem, type Split } from '../../../model/data/records';
 import { ImageDecodeError } from '../../../model/data/source';
 import { Rng } from '../../../model/rng';
-import { classesOfCounts, countImage, type DatasetRow, type ImageRow } from './db';
+import { classesOfCounts, countImage, type DatasetRow, type ImageRow } from './store-schema';
 import { uuid, type EngineContext } from './context';
 import {
   type BinaryFile,

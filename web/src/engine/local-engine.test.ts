@@ -5,7 +5,7 @@ import { BundleFormatError, StorageFullError } from './errors';
 import type { TrainConfig, TrainProgress } from './types';
 import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
-import { openDb } from './db';
+import { openDb } from './store-schema';
 import { stripCommonRoot } from './local-engine';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { initNodeBackend } from '../../../node/backend';
@@ -227,7 +227,7 @@ describe('LocalEngine (Node: fake-indexeddb, sharp, wasm)', () => {
     let current: BackendInfo | null = null;
     const picked: BackendName[] = [];
     const engine = new LocalEngine({
-      db: () => import('./db').then((m) => m.openDb(`lost-${Date.now()}`)),
+      db: () => import('./store-schema').then((m) => m.openDb(`lost-${Date.now()}`)),
       decoder: sharpDecoder,
       backends: {
         // "webgpu" here is the wasm backend under another name: what matters is the hand-over.

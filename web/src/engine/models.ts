@@ -8,7 +8,7 @@ import { classify, evaluate } from '../../../model/evaluate';
 import type { ClassifierModel } from '../../../model/model';
 import { readBundleRun } from './bundle';
 import { IdbImageSource, uuid, type EngineContext } from './context';
-import type { ModelRow } from './db';
+import type { ModelRow } from './store-schema';
 import {
   type BinaryFile,
   type CallOptions,

@@ -9,7 +9,7 @@ import { isTrainEvent, runTraining } from '../../../model/run/pipeline';
 import type { StateDict } from '../../../model/tensor-data';
 import type { TrainCheckpoint } from '../../../model/train';
 import { IdbImageSource, uuid, type EngineContext } from './context';
-import type { Db, RunRow } from './db';
+import type { Db, RunRow } from './store-schema';
 import { DeviceLostError } from './errors';
 import {
   type BackendName,

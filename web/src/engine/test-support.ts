@@ -12,7 +12,7 @@ import { decodeImage } from '../../../node/data';
 import { ImageDecodeError } from '../../../model/data/source';
 import type { BackendInfo, BinaryFile, ImageInput, ImportFile } from './types';
 import type { RawImage } from '../../../model/preprocess';
-import { openDb, type Db } from './db';
+import { openDb, type Db } from './store-schema';
 import { LocalEngine, type Decoder, type Locks } from './local-engine';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,7 +2,7 @@
 import { HEAD_PREFIX } from '../../../model/model';
 import { readPth } from '../../../model/pth';
 import type { StateDict } from '../../../model/tensor-data';
-import type { WeightsRow } from './db';
+import type { WeightsRow } from './store-schema';
 import { uuid, type EngineContext } from './context';
 import type { BinaryFile, WeightsSummary } from './types';
 

@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { DB_VERSION, MIGRATIONS, classesOfCounts, countImage, isQuotaError, openDb, type DatasetRow } from './db';
+import { DB_VERSION, MIGRATIONS, classesOfCounts, countImage, isQuotaError, openDb, type DatasetRow } from './store-schema';
 
 let n = 0;
 const fresh = (): string => `scenelab-db-test-${++n}`;
