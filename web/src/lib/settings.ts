@@ -1,6 +1,6 @@
 /** User settings, kept in the `settings` store of the app's IndexedDB database. */
 import type { BackendPreference } from '../engine/types';
-import { openDb, type Db } from '../engine/db';
+import { openDb, type Db } from '../engine/store-schema';
 
 export interface Settings {
   /** `auto` tries WebGPU → WebGL → WASM → CPU. */
