@@ -58,6 +58,28 @@ test('import a labelled folder and a .pth, train head-only, evaluate, classify a
     const csv = readFileSync(await (await download).path(), 'utf8').trim().split(/\r?\n/);
     expect(csv[0]).toBe('file,label,probability,top3,error');
     expect(csv).toHaveLength(25);
+    // Listed by file name (natural order), and sortable by class and by probability.
+    const column = async (n: number): Promise<string[]> => page.getByTestId('classify-table').locator(`tbody tr td:nth-child(${n})`).allTextContents();
+    const names = await column(1);
+    expect(names).toEqual([...names].sort(new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare));
+    await page.getByTestId('sort-class').click();
+    const classes = await column(2);
+    expect(classes).toEqual([...classes].sort(new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' }).compare));
+    await page.getByTestId('sort-probability').click();
+    const probabilities = (await column(3)).map((t) => Number(t.replace('%', '')));
+    expect(probabilities).toEqual([...probabilities].sort((a, b) => b - a));
+  });
+
+  await test.step('on a 360 px phone the runs table shows every column of every run', async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await go(page, 'train');
+    const cells = page.getByTestId('runs').locator('tbody td');
+    expect(await cells.count()).toBeGreaterThanOrEqual(7);
+    for (const cell of await cells.all()) {
+      const box = await cell.boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 360, `cell at ${JSON.stringify(box)}`).toBe(true);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   await test.step('export the model as a bundle and import it back', async () => {
