@@ -8,6 +8,7 @@ Usage:
   scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
   scenelab export  --model RUN_DIR|BUNDLE (--pth FILE | --bundle FILE)
   scenelab deploy  --model RUN_DIR|BUNDLE --project P --region R --bucket B --image IMAGE_URI [options]
+  scenelab cloud train --data DIR|gs://… --arch NAME --out RUN_DIR --project P --region R --staging gs://B/P [options]
 
 Run "scenelab <command> --help" for a command's options.`;
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   predict: async () => (await import('./commands/predict')).predictCommand,
   export: async () => (await import('./commands/export')).exportCommand,
   deploy: async () => (await import('./commands/deploy')).deployCommand,
+  cloud: async () => (await import('./commands/cloud')).cloudCommand,
 };
 
 /** Runs the CLI and returns the exit code. Errors are printed on one line, never as a stack trace. */
@@ -37,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     return await (await load())(rest);
   } catch (e) {
     const err = e as Error;
-    const known = err instanceof InputError || ['WeightsMismatchError', 'PthFormatError', 'ModelFormatError', 'ImageDecodeError', 'RangeError'].includes(err.name);
+    const known = err instanceof InputError || ['WeightsMismatchError', 'PthFormatError', 'ModelFormatError', 'ImageDecodeError', 'RangeError', 'JobFailedError'].includes(err.name);
     const message = (err.message ?? String(e)).split('\n')[0];
     process.stderr.write(`scenelab ${name}: ${known ? '' : 'error: '}${message}\n`);
     if (process.env.SCENELAB_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);

@@ -24,7 +24,7 @@ export function aiplatformProtos(): { grpcRoot: grpc.GrpcObject; root: protobuf.
 }
 
 /** A service constructor under `google.cloud.aiplatform.v1`. */
-export function aiplatformService(name: 'PredictionService' | 'ModelService' | 'EndpointService'): grpc.ServiceDefinition {
+export function aiplatformService(name: 'PredictionService' | 'ModelService' | 'EndpointService' | 'JobService'): grpc.ServiceDefinition {
   const { grpcRoot } = aiplatformProtos();
   const v1 = ((((grpcRoot.google as grpc.GrpcObject).cloud as grpc.GrpcObject).aiplatform as grpc.GrpcObject).v1 as grpc.GrpcObject)[name] as grpc.ServiceClientConstructor;
   return v1.service;
