@@ -91,7 +91,10 @@ class Trainer:
         rng = Rng(o.seed)
         if o.freeze:
             t = time.monotonic()
-            progress = lambda done, total: self.reporter.event("features", done=done, total=total)  # noqa: E731
+
+            def progress(done, total):
+                self.reporter.event("features", done=done, total=total)
+
             self.train_cache = extract_features(ctx, self.arch, model, self.train_set, o.hflip, o.batch_size, self.workers, self.on_skip, progress)
             if self.val_set is not None:
                 self.val_cache = extract_features(ctx, self.arch, model, self.val_set, False, o.batch_size, self.workers, self.on_skip)
@@ -231,7 +234,8 @@ class Trainer:
             return
         value = record[self.metric_key]
         if value is None:
-            self.reporter.note("hypertune: %s has no value without a validation set; not reported" % self.metric_key)
+            if record["epoch"] == 1:
+                self.reporter.note("hypertune: %s has no value without a validation set; not reported" % self.metric_key)
             return
         problem = self.hypertune.report(value, record["epoch"])
         if problem:
