@@ -130,6 +130,11 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
  * again. Resolves with the succeeded job; rejects with {@link JobFailedError} otherwise.
  */
 export async function followCustomJob(client: Pick<JobServiceClient, 'getCustomJob'>, name: string, options: FollowOptions = {}): Promise<Record<string, unknown>> {
+  return followJob(async () => ((await client.getCustomJob({ name })) as unknown as [Record<string, unknown>])[0], name, options);
+}
+
+/** Follows any Vertex AI job (custom or tuning: the same states) through `poll`, as {@link followCustomJob} does. */
+export async function followJob(poll: () => Promise<Record<string, unknown>>, name: string, options: FollowOptions = {}): Promise<Record<string, unknown>> {
   const interval = options.intervalMs ?? 10_000;
   const outage = options.outageMs ?? 30 * 60_000;
   let last: string | null = null;
@@ -139,7 +144,7 @@ export async function followCustomJob(client: Pick<JobServiceClient, 'getCustomJ
     options.signal?.throwIfAborted();
     let job: Record<string, unknown>;
     try {
-      [job] = (await client.getCustomJob({ name })) as unknown as [Record<string, unknown>];
+      job = await poll();
       failingSince = null;
       attempt = 0;
     } catch (e) {

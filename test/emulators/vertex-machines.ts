@@ -40,7 +40,7 @@ interface PoolSpec {
 
 /** Runs each replica of each worker pool as a process; the job's outcome is the chief's and the workers' exit codes. */
 export function vertexMachines(gcs: GcsEmulator, options: { log?: (line: string) => void; env?: Record<string, string> } = {}): JobRunner {
-  return async (job, signal): Promise<JobOutcome> => {
+  return async (job, signal, trialEnv = {}): Promise<JobOutcome> => {
     const root = mkdtempSync(path.join(tmpdir(), 'scenelab-vertex-'));
     const fuse = path.join(root, 'gcs');
     const bucketDir = path.join(fuse, gcs.bucket);
@@ -70,6 +70,7 @@ export function vertexMachines(gcs: GcsEmulator, options: { log?: (line: string)
         const env = {
           ...process.env,
           ...options.env,
+          ...trialEnv,
           PYTHONPATH: site,
           AIP_MODEL_DIR: modelDir,
           CLOUD_ML_JOB_ID: String(job.name ?? '').split('/').pop() ?? '',
