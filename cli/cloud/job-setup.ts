@@ -9,7 +9,7 @@ import { JobServiceClient } from '@google-cloud/aiplatform';
 import { Storage } from '@google-cloud/storage';
 import type { RunConfig } from '../../model/run/config';
 import { initNodeBackend } from '../../node/backend';
-import { downloadFolder, parseGs, planData, planWeights, stage, uploadObject, writeRunFromTrainer, type StagedInput } from '../../node/cloud-run';
+import { downloadFolder, fusePath, parseGs, planData, planWeights, stage, uploadObject, writeRunFromTrainer, type StagedInput } from '../../node/cloud-run';
 import { vertexClientOptions } from '../../node/google-cloud';
 import { copyTrainer, trainerSdist } from '../../node/trainer-package';
 import { customJobSpec, parseAccelerator, type JobState } from '../../node/vertex-training';
@@ -75,7 +75,7 @@ export interface JobSetup {
 export const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Reads and checks the flags and plans the job; `extraArgs` go to the trainer (e.g. the tuning metric). */
-export async function setUpJob(v: Values, command: string, extraArgs: string[] = []): Promise<JobSetup> {
+export async function setUpJob(v: Values, command: string, extraArgs: string[] = [], options: { progress?: boolean } = {}): Promise<JobSetup> {
   if (!v.data) throw new UsageError('--data is required (a folder, an import file or gs://…)');
   const config = runConfigFromFlags(v);
   for (const flag of ['project', 'region', 'staging'] as const) if (!v[flag]) throw new UsageError(`--${flag} is required (see scenelab ${command} --help)`);
@@ -99,7 +99,9 @@ export async function setUpJob(v: Values, command: string, extraArgs: string[] =
   const sdist = await trainerSdist();
   const packageObject = `${prefix}/trainer/${sdist.name}`;
   const flags = runConfigToFlags(config);
-  const args = [`--data=${data.trainerPath}`, ...(weights ? [`--weights=${weights.trainerPath}`] : []), ...flags, ...extraArgs];
+  // The trainer keeps its progress lines beside its outputs, where following can read them.
+  const progress = options.progress ? [`--progress=${fusePath(staging.bucket, `${prefix}/output/progress.jsonl`)}`] : [];
+  const args = [`--data=${data.trainerPath}`, ...(weights ? [`--weights=${weights.trainerPath}`] : []), ...flags, ...extraArgs, ...progress];
   const customJob = customJobSpec({
     displayName: name,
     packageUri: `gs://${staging.bucket}/${packageObject}`,
@@ -167,6 +169,31 @@ export async function withSigint<T>(jobName: string, fn: (signal: AbortSignal) =
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** Reads the trainer's progress file and prints the epochs not shown yet; returns how many lines it has seen. */
+export async function showProgress(storage: Storage, setup: JobSetup, seen: number): Promise<number> {
+  let text: string;
+  try {
+    const [bytes] = await storage.bucket(setup.bucket).file(`${setup.prefix}/output/progress.jsonl`).download();
+    text = bytes.toString('utf8');
+  } catch {
+    return seen; // not written yet, or the network is down: following goes on
+  }
+  const lines = text.split('\n').filter(Boolean);
+  for (const line of lines.slice(seen)) {
+    try {
+      const e = JSON.parse(line) as { event?: string; epoch?: number; epochs?: number; trainLoss?: number; valAccuracy?: number | null; imagesPerSecond?: number; etaSeconds?: number };
+      if (e.event === 'epoch') {
+        log(`epoch ${e.epoch}/${e.epochs} loss ${e.trainLoss?.toFixed(4)}${e.valAccuracy != null ? ` val acc ${e.valAccuracy.toFixed(4)}` : ''} (${e.imagesPerSecond?.toFixed(1)} images/s, ${Math.round(e.etaSeconds ?? 0)} s left)`);
+      }
+    } catch {
+      // a line cut short by a write in progress: read it again next time
+      return seen;
+    }
+    seen++;
+  }
+  return seen;
 }
 
 /** Downloads a model folder the trainer wrote and writes it as a complete run directory. */

@@ -1,6 +1,6 @@
 import { explainJobError, followCustomJob, JobFailedError } from '../../node/vertex-training';
 import { parse } from '../args';
-import { bringBack, CLOUD_FLAGS, CLOUD_FLAGS_HELP, cloudClients, log, logState, setUpJob, stageJob, withSigint, writeDryRun } from '../cloud/job-setup';
+import { bringBack, CLOUD_FLAGS, CLOUD_FLAGS_HELP, cloudClients, log, logState, setUpJob, showProgress, stageJob, withSigint, writeDryRun } from '../cloud/job-setup';
 import { UsageError } from '../errors';
 import { cloudTune } from './cloud-tune';
 
@@ -31,7 +31,7 @@ async function cloudTrain(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const setup = await setUpJob(v, 'cloud train');
+  const setup = await setUpJob(v, 'cloud train', [], { progress: true });
   if (setup.dryRun) {
     await writeDryRun(setup, { customJob: setup.customJob });
     if (v.json) process.stdout.write(JSON.stringify({ dryRun: setup.dryRun, parent: setup.parent, customJob: setup.customJob }) + '\n');
@@ -49,12 +49,16 @@ async function cloudTrain(argv: string[]): Promise<number> {
     const jobName = created.name ?? '';
     log(`submitted ${jobName}`);
     const started = Date.now();
+    let progressLines = 0;
     try {
       await withSigint(jobName, (signal) =>
         followCustomJob(jobs, jobName, {
           intervalMs: setup.pollMs,
           signal,
           onState: logState,
+          onPoll: async () => {
+            progressLines = await showProgress(storage, setup, progressLines);
+          },
           onRetry: (e, attempt) => log(`cannot reach Vertex AI (${e.message.split('\n')[0]}); retrying (${attempt})`),
         }),
       );
@@ -66,6 +70,7 @@ async function cloudTrain(argv: string[]): Promise<number> {
       }
       throw e;
     }
+    await showProgress(storage, setup, progressLines); // the epochs that ended after the last poll
     const { valAccuracy } = await bringBack(storage, setup, `${setup.prefix}/output/model`);
     const summary = { job: jobName, out: setup.out, seconds: Math.round((Date.now() - started) / 1000), valAccuracy };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');

@@ -43,7 +43,8 @@ HELP = """python -m trainer.task: train a SceneLab run on Vertex AI (or here), w
   --preprocessing P     auto | caffe-bgr | torchvision
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object (default /gcs, Cloud Storage FUSE)
   --workers N           image-decoding processes (default: one fewer than the CPUs, at most 8)
-  --hypertune-metric M  metric reported to hyperparameter tuning after each epoch (val_accuracy)"""
+  --hypertune-metric M  metric reported to hyperparameter tuning after each epoch (val_accuracy)
+  --progress FILE       also keep the progress lines in FILE (gs:// through --gs-root), for a follower without log access"""
 
 
 @dataclasses.dataclass
@@ -93,6 +94,8 @@ class RunConfig:
     out_on_fuse: bool
     workers: int
     hypertune_metric: str
+    # Where the progress lines are also kept (a local path), or None.
+    progress: object = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,7 +106,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser():
     p = _Parser(prog="trainer.task", add_help=False, allow_abbrev=False)
     for name in ("data", "arch", "weights", "epochs", "batch-size", "lr", "optimizer", "momentum", "weight-decay",
-                 "val-split", "seed", "early-stopping", "preprocessing", "gs-root", "out", "workers", "hypertune-metric"):
+                 "val-split", "seed", "early-stopping", "preprocessing", "gs-root", "out", "workers", "hypertune-metric",
+                 "progress"):
         p.add_argument("--" + name, dest=name.replace("-", "_"))
     for name in ("freeze", "no-flip", "no-bn-recalibration", "help"):
         p.add_argument("--" + name, dest=name.replace("-", "_"), action="store_true")
@@ -213,6 +217,7 @@ def parse_args(argv, environ=os.environ):
         out_on_fuse=out_on_fuse,
         workers=workers,
         hypertune_metric=metric,
+        progress=gs_to_local(v.progress, gs_root) if v.progress else None,
     )
 
 

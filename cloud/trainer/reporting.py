@@ -18,16 +18,35 @@ MAX_METRIC_ENTRIES = 100
 
 
 class Reporter:
-    def __init__(self, enabled=True, out=sys.stdout, err=sys.stderr):
+    def __init__(self, enabled=True, out=sys.stdout, err=sys.stderr, progress_path=None):
         self.enabled = enabled
         self.out = out
         self.err = err
+        # The same lines kept in a file (rewritten whole: Cloud Storage FUSE cannot append), so
+        # `scenelab cloud train` can show epochs while it follows the job without reading logs.
+        self.progress_path = progress_path
+        self.lines = []
 
     def event(self, kind, /, **fields):
         """`{"event": name, ...}` on one stdout line, flushed at once (logs are read as they come)."""
         if self.enabled:
-            self.out.write(jsonfmt.dumps(dict(event=kind, **fields)) + "\n")
+            line = jsonfmt.dumps(dict(event=kind, **fields))
+            self.out.write(line + "\n")
             self.out.flush()
+            if self.progress_path:
+                self.lines.append(line)
+                self._keep()
+
+    def _keep(self):
+        try:
+            folder = os.path.dirname(self.progress_path)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            with open(self.progress_path, "w") as f:
+                f.write("\n".join(self.lines) + "\n")
+        except OSError as e:
+            self.err.write("cannot keep progress in %s (%s); it goes on in the logs\n" % (self.progress_path, e.strerror))
+            self.progress_path = None
 
     def note(self, text):
         if self.enabled:

@@ -76,7 +76,7 @@ def run(argv):
 
 
 def train_run(config, ctx):
-    reporter = Reporter(enabled=ctx.is_chief)
+    reporter = Reporter(enabled=ctx.is_chief, progress_path=config.progress)
     stop = StopFlag()
     stop.install()
     o = config.options

@@ -91,9 +91,19 @@ export function vertexMachines(gcs: GcsEmulator, options: { log?: (line: string)
         });
       }),
     );
-    const results = await Promise.all(runs);
-    // What the trainer wrote through FUSE lands in the bucket.
-    for (const f of listFiles(bucketDir)) if (!before.has(f)) gcs.put(f, readFileSync(path.join(bucketDir, f)), f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    // What the trainer writes through FUSE lands in the bucket as it writes it (FUSE uploads a file when it is closed).
+    const synced = new Map<string, number>();
+    const sync = (): void => {
+      for (const f of listFiles(bucketDir)) {
+        const { mtimeMs, size } = statSync(path.join(bucketDir, f));
+        if (before.has(f) || synced.get(f) === mtimeMs + size) continue;
+        synced.set(f, mtimeMs + size);
+        gcs.put(f, readFileSync(path.join(bucketDir, f)), f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+      }
+    };
+    const syncing = setInterval(sync, 100);
+    const results = await Promise.all(runs).finally(() => clearInterval(syncing));
+    sync();
     const failed = results.find((r) => r.code !== 0);
     if (!failed) return { ok: true };
     const lastLines = failed.tail.trim().split('\n').slice(-5).join('\n');

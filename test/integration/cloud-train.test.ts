@@ -71,6 +71,7 @@ describe('scenelab cloud train', () => {
           '--weights=/gcs/scenelab-staging/jobs/dry-1/weights/squeezenet1_1-features-imagenet.pth',
           '--arch=squeezenet1_1', '--preprocessing=auto', '--val-split=0.1', '--epochs=2', '--batch-size=8', '--lr=0.001',
           '--optimizer=adam', '--momentum=0.9', '--weight-decay=0', '--seed=4', '--freeze',
+          '--progress=/gcs/scenelab-staging/jobs/dry-1/output/progress.jsonl',
         ],
       },
     };
@@ -101,6 +102,10 @@ describe('scenelab cloud train', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/cannot reach Vertex AI .*retrying \(1\)/);
     expect(r.stderr).toMatch(/running[\s\S]*succeeded/);
+    // The trainer's epochs, read from the progress file it keeps beside its outputs while the job runs.
+    expect(gcs.objects.has('jobs/job-1/output/progress.jsonl')).toBe(true);
+    expect(r.stderr).toMatch(/epoch 1\/2 loss [\d.]+ val acc [\d.]+ \([\d.]+ images\/s/);
+    expect(r.stderr).toMatch(/epoch 2\/2 loss/);
 
     const create = jobs.calls.filter((c) => c.method === 'CreateCustomJob');
     expect(create).toHaveLength(1);
