@@ -1,7 +1,6 @@
 /**
  * The flags that describe a run, read once for every command that starts one (`train`, `cloud
- * train`) and written back as flags for the cloud trainer, so a run means the same on the
- * device and on Vertex AI.
+ * train`, `cloud tune`), so a run means the same on the device and on Vertex AI.
  */
 import { ARCH_NAMES, isArchName } from '../model/model';
 import { DEFAULT_VAL_SPLIT, type RunConfig } from '../model/run/config';
@@ -71,26 +70,4 @@ function preprocessingFlag(name: string | undefined): PreprocessingChoice {
   const value = name ?? 'auto';
   if (value !== 'auto' && value !== 'caffe-bgr' && value !== 'torchvision') throw new UsageError(`--preprocessing must be auto, caffe-bgr or torchvision, got "${value}"`);
   return value;
-}
-
-/** The same run as flags again (every value spelled out), for a trainer that takes `scenelab train`'s flags. */
-export function runConfigToFlags(config: RunConfig): string[] {
-  const o = config.options;
-  if (typeof config.preprocessing === 'object') throw new UsageError('a custom preprocessing spec cannot be passed as a flag');
-  return [
-    `--arch=${config.arch}`,
-    `--preprocessing=${config.preprocessing}`,
-    `--val-split=${config.valSplit}`,
-    `--epochs=${o.epochs}`,
-    `--batch-size=${o.batchSize}`,
-    `--lr=${o.learningRate}`,
-    `--optimizer=${o.optimizer}`,
-    `--momentum=${o.momentum}`,
-    `--weight-decay=${o.weightDecay}`,
-    `--seed=${o.seed}`,
-    ...(o.freeze ? ['--freeze'] : []),
-    ...(o.hflip ? [] : ['--no-flip']),
-    ...(o.recalibrateBatchNorm ? [] : ['--no-bn-recalibration']),
-    ...(o.earlyStopping ? [`--early-stopping=${o.earlyStopping.patience}`] : []),
-  ];
 }

@@ -9,13 +9,14 @@ import { JobServiceClient } from '@google-cloud/aiplatform';
 import { Storage } from '@google-cloud/storage';
 import type { RunConfig } from '../../model/run/config';
 import { initNodeBackend } from '../../node/backend';
-import { downloadFolder, fusePath, parseGs, planData, planWeights, stage, uploadObject, writeRunFromTrainer, type StagedInput } from '../../node/cloud-run';
+import { planCloudJob, readProgress, stageCloudJob, type CloudJobPlan } from '../../node/cloud-job';
+import { downloadFolder, parseGs, writeRunFromTrainer } from '../../node/cloud-run';
 import { vertexClientOptions } from '../../node/google-cloud';
-import { copyTrainer, trainerSdist } from '../../node/trainer-package';
-import { customJobSpec, parseAccelerator, type JobState } from '../../node/vertex-training';
+import { copyTrainer } from '../../node/trainer-package';
+import { parseAccelerator, type JobState } from '../../node/vertex-training';
 import { numberOption } from '../args';
 import { UsageError } from '../errors';
-import { RUN_FLAGS, RUN_FLAGS_HELP, runConfigFromFlags, runConfigToFlags } from '../run-options';
+import { RUN_FLAGS, RUN_FLAGS_HELP, runConfigFromFlags } from '../run-options';
 
 export const CLOUD_FLAGS = {
   ...RUN_FLAGS,
@@ -54,20 +55,14 @@ ${RUN_FLAGS_HELP}
 type Values = { [K in keyof typeof CLOUD_FLAGS]?: (typeof CLOUD_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /** A checked job, ready to stage: nothing has been uploaded yet. */
-export interface JobSetup {
+export interface JobSetup extends CloudJobPlan {
   config: RunConfig;
-  name: string;
   parent: string;
   project: string;
   region: string;
-  bucket: string;
-  /** The job's folder in the staging bucket. */
-  prefix: string;
-  customJob: Record<string, unknown>;
   dryRun: string | undefined;
   out: string | undefined;
   pollMs: number;
-  uploads: { sdist: { object: string; bytes: Uint8Array }; data: StagedInput; weights: StagedInput | null };
   /** The trainer command that runs the same run without the cloud, for a dry run's note. */
   localCommand: string;
 }
@@ -93,37 +88,17 @@ export async function setUpJob(v: Values, command: string, extraArgs: string[] =
   };
   const name = v.name ?? `scenelab-${config.arch.replace(/_/g, '-')}-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new UsageError(`--name ${name}: use lower-case letters, digits and "-"`);
-  const prefix = [staging.path, name].filter(Boolean).join('/');
-  const data = await planData(v.data, staging.bucket, prefix);
-  const weights = v.weights ? await planWeights(v.weights, staging.bucket, prefix) : null;
-  const sdist = await trainerSdist();
-  const packageObject = `${prefix}/trainer/${sdist.name}`;
-  const flags = runConfigToFlags(config);
-  // The trainer keeps its progress lines beside its outputs, where following can read them.
-  const progress = options.progress ? [`--progress=${fusePath(staging.bucket, `${prefix}/output/progress.jsonl`)}`] : [];
-  const args = [`--data=${data.trainerPath}`, ...(weights ? [`--weights=${weights.trainerPath}`] : []), ...flags, ...extraArgs, ...progress];
-  const customJob = customJobSpec({
-    displayName: name,
-    packageUri: `gs://${staging.bucket}/${packageObject}`,
-    args,
-    outputUriPrefix: `gs://${staging.bucket}/${prefix}/output`,
-    resources,
-    labels: { arch: config.arch.replace(/_/g, '-') },
-  });
+  const plan = await planCloudJob({ config, data: v.data, weights: v.weights ?? null, bucket: staging.bucket, root: staging.path, name, resources, extraArgs, ...options });
   return {
+    ...plan,
     config,
-    name,
     parent: `projects/${project}/locations/${region}`,
     project,
     region,
-    bucket: staging.bucket,
-    prefix,
-    customJob,
     dryRun: v['dry-run'],
     out: v.out,
     pollMs: numberOption('poll-seconds', v['poll-seconds'], 10) * 1000,
-    uploads: { sdist: { object: packageObject, bytes: sdist.bytes }, data, weights },
-    localCommand: `python3 -m trainer.task --data ${v.data} ${v.weights ? `--weights ${v.weights} ` : ''}${[...flags, ...extraArgs].join(' ')} --out RUN_DIR`,
+    localCommand: `python3 -m trainer.task --data ${v.data} ${v.weights ? `--weights ${v.weights} ` : ''}${plan.trainerFlags.join(' ')} --out RUN_DIR`,
   };
 }
 
@@ -146,15 +121,7 @@ export function cloudClients(setup: JobSetup, v: Values): { storage: Storage; jo
 }
 
 /** Uploads the trainer, the data and the weights. */
-export async function stageJob(storage: Storage, setup: JobSetup): Promise<void> {
-  const { sdist, data, weights } = setup.uploads;
-  await uploadObject(storage, setup.bucket, sdist.object, sdist.bytes, 'application/gzip');
-  log(`staged gs://${setup.bucket}/${sdist.object}`);
-  await stage(storage, setup.bucket, data, (done, total) => {
-    if (done === total || done % 200 === 0) log(`staged data: ${done}/${total} files`);
-  });
-  if (weights) await stage(storage, setup.bucket, weights);
-}
+export const stageJob = (storage: Storage, setup: JobSetup): Promise<void> => stageCloudJob(storage, setup, log);
 
 /** Prints each new state of a followed job. */
 export const logState = (state: JobState): void => log(`${new Date().toISOString().slice(11, 19)} ${state.replace('JOB_STATE_', '').toLowerCase()}`);
@@ -171,30 +138,11 @@ export async function withSigint<T>(jobName: string, fn: (signal: AbortSignal) =
   }
 }
 
-/** Reads the trainer's progress file and prints the epochs not shown yet; returns how many lines it has seen. */
-export async function showProgress(storage: Storage, setup: JobSetup, seen: number): Promise<number> {
-  let text: string;
-  try {
-    const [bytes] = await storage.bucket(setup.bucket).file(`${setup.prefix}/output/progress.jsonl`).download();
-    text = bytes.toString('utf8');
-  } catch {
-    return seen; // not written yet, or the network is down: following goes on
-  }
-  const lines = text.split('\n').filter(Boolean);
-  for (const line of lines.slice(seen)) {
-    try {
-      const e = JSON.parse(line) as { event?: string; epoch?: number; epochs?: number; trainLoss?: number; valAccuracy?: number | null; imagesPerSecond?: number; etaSeconds?: number };
-      if (e.event === 'epoch') {
-        log(`epoch ${e.epoch}/${e.epochs} loss ${e.trainLoss?.toFixed(4)}${e.valAccuracy != null ? ` val acc ${e.valAccuracy.toFixed(4)}` : ''} (${e.imagesPerSecond?.toFixed(1)} images/s, ${Math.round(e.etaSeconds ?? 0)} s left)`);
-      }
-    } catch {
-      // a line cut short by a write in progress: read it again next time
-      return seen;
-    }
-    seen++;
-  }
-  return seen;
-}
+/** Prints the epochs of the trainer's progress file not shown yet; returns how many lines it has seen. */
+export const showProgress = (storage: Storage, setup: JobSetup, seen: number): Promise<number> =>
+  readProgress(storage, setup, seen, (e) =>
+    log(`epoch ${e.epoch}/${e.epochs} loss ${e.trainLoss.toFixed(4)}${e.valAccuracy !== null ? ` val acc ${e.valAccuracy.toFixed(4)}` : ''} (${e.imagesPerSecond.toFixed(1)} images/s, ${Math.round(e.etaSeconds)} s left)`),
+  );
 
 /** Downloads a model folder the trainer wrote and writes it as a complete run directory. */
 export async function bringBack(storage: Storage, setup: JobSetup, folder: string): Promise<{ valAccuracy: number | null }> {

@@ -1,3 +1,4 @@
+import { modelFolder } from '../../node/cloud-job';
 import { numberOption, parse } from '../args';
 import { bringBack, CLOUD_FLAGS, CLOUD_FLAGS_HELP, cloudClients, log, logState, setUpJob, stageJob, withSigint, writeDryRun } from '../cloud/job-setup';
 import { UsageError } from '../errors';
@@ -83,7 +84,7 @@ export async function cloudTune(argv: string[]): Promise<number> {
     const trials = trialsOf(job, metric);
     const best = bestTrial(trials, metric);
     if (!best) throw new Error(`${jobName} succeeded but no trial reported ${metric}`);
-    const { valAccuracy } = await bringBack(storage, setup, `${setup.prefix}/output/${best.id}/model`);
+    const { valAccuracy } = await bringBack(storage, setup, modelFolder(setup, best.id));
     const summary = { job: jobName, out: setup.out, bestTrial: best, trials: trials.length, valAccuracy };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else log(`best: trial ${best.id} (${metric} ${best.value!.toFixed(4)}) → ${setup.out}`);

@@ -1,3 +1,4 @@
+import { modelFolder } from '../../node/cloud-job';
 import { explainJobError, followCustomJob, JobFailedError } from '../../node/vertex-training';
 import { parse } from '../args';
 import { bringBack, CLOUD_FLAGS, CLOUD_FLAGS_HELP, cloudClients, log, logState, setUpJob, showProgress, stageJob, withSigint, writeDryRun } from '../cloud/job-setup';
@@ -71,7 +72,7 @@ async function cloudTrain(argv: string[]): Promise<number> {
       throw e;
     }
     await showProgress(storage, setup, progressLines); // the epochs that ended after the last poll
-    const { valAccuracy } = await bringBack(storage, setup, `${setup.prefix}/output/model`);
+    const { valAccuracy } = await bringBack(storage, setup, modelFolder(setup));
     const summary = { job: jobName, out: setup.out, seconds: Math.round((Date.now() - started) / 1000), valAccuracy };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else log(`done: ${jobName} → ${setup.out}${valAccuracy !== null ? ` (validation accuracy ${valAccuracy.toFixed(4)})` : ''}`);
