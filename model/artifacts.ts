@@ -188,7 +188,7 @@ export function zipModelFiles(files: ModelFiles): Uint8Array {
   return zipSync(Object.fromEntries([...files].map(([name, data]) => [name, [data, { level: name.endsWith('.bin') ? 0 : 6 }]])));
 }
 
-/** Files of a model bundle. Accepts a bundle whose files sit inside one top-level folder. */
+/** Files of a model bundle (a SceneLab run, or a PyTorch trainer's). Accepts a bundle whose files sit inside one top-level folder. */
 export function unzipModelFiles(bundle: Uint8Array): ModelFiles {
   let entries: Record<string, Uint8Array>;
   let total = 0;
@@ -205,8 +205,9 @@ export function unzipModelFiles(bundle: Uint8Array): ModelFiles {
     throw new ModelFormatError('not a zip file (a model bundle is a .zip holding model.json and weights.bin)');
   }
   const names = Object.keys(entries);
-  const manifest = names.find((n) => n === 'model.json' || n.endsWith('/model.json'));
-  if (!manifest) throw new ModelFormatError('bundle has no model.json');
-  const prefix = manifest.slice(0, manifest.length - 'model.json'.length);
+  // A SceneLab bundle has model.json; a PyTorch trainer's run (the cloud trainer) has model.pth.
+  const manifest = names.find((n) => n === 'model.json' || n.endsWith('/model.json')) ?? names.find((n) => n === 'model.pth' || n.endsWith('/model.pth'));
+  if (!manifest) throw new ModelFormatError('bundle has no model.json (nor a model.pth with its JSON files)');
+  const prefix = manifest.slice(0, manifest.lastIndexOf('/') + 1);
   return new Map(names.filter((n) => n.startsWith(prefix)).map((n) => [n.slice(prefix.length), entries[n]!]));
 }

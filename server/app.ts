@@ -15,6 +15,8 @@ import { VertexPredictor } from './predict/vertex';
 import { bearerTokenHook, originHook, securityHeaders } from './security';
 import { bucketRoutes } from './storage/bucket-routes';
 import { createStorageClient, GcsStore } from './storage/gcs';
+import { TrainingJobs } from './training/jobs';
+import { trainingRoutes } from './training/routes';
 import { LocalBucket } from './storage/local-bucket';
 import { storageRoutes } from './storage/routes';
 import type { ObjectStore } from './storage/types';
@@ -26,6 +28,8 @@ export interface AppParts {
   store: ObjectStore;
   predictor: Predictor;
   metrics: ServerMetrics;
+  /** Vertex AI training jobs, when the server is configured for them. */
+  training?: TrainingJobs | null;
   /** `false` for silence (tests); otherwise pino options are derived from the config. */
   logger?: boolean;
 }
@@ -170,6 +174,7 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   await app.register(storageRoutes, { config, store, metrics });
   if (store instanceof LocalBucket) await app.register(bucketRoutes, { bucket: store, metrics });
   await app.register(predictRoutes, { config, predictor, metrics });
+  await app.register(trainingRoutes, { config, jobs: parts.training ?? null });
   await app.register(webAppRoutes, { webDir: config.webDir });
   return app;
 }
@@ -240,7 +245,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
 
   const metrics = new ServerMetrics();
-  const app = await buildApp({ config, store, predictor, metrics, ...(options.logger === false ? { logger: false } : {}) });
+  let log: ((msg: string) => void) | null = null;
+  const training =
+    config.training && config.storage.kind === 'gcs'
+      ? await TrainingJobs.open(config.training, { storage, appBucket: config.storage.bucket, dataDir: config.dataDir, log: (m) => log?.(m) })
+      : null;
+  const app = await buildApp({ config, store, predictor, metrics, training, ...(options.logger === false ? { logger: false } : {}) });
+  log = (m) => app.log.info(m);
   await app.listen({ host: config.host, port: config.port });
   const url = originOf(app.server.address());
   if (!config.publicUrl) origin = url;
@@ -256,6 +267,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     modelLoaded,
     close: async () => {
       await app.close();
+      await training?.close();
       await predictor.close();
     },
   };

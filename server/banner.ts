@@ -11,6 +11,7 @@ export function startupBanner(server: RunningServer, config: ServerConfig): stri
     `  app:        ${built ? `serving ${config.webDir}` : `not built (${config.webDir} missing): run npm run build`}`,
     `  storage:    ${server.store.kind === 'local' ? 'LOCAL' : 'CLOUD'}: ${server.store.describe()}`,
     `  prediction: ${server.predictor.source === 'local' ? 'LOCAL' : 'CLOUD'}: ${server.predictor.describe()}`,
+    `  training:   ${config.training ? `CLOUD: Vertex AI custom training in ${config.training.project}/${config.training.region} (${config.training.machineType}), jobs under gs://${config.training.bucket}/${config.training.root}` : 'on the device only (set SCENELAB_TRAINING_PROJECT for Train in the cloud)'}`,
     `  auth:       ${config.token ? 'bearer token required on /api/' : 'no token (set SCENELAB_TOKEN before exposing the server)'}; bound to ${config.host}`,
   ];
   if (config.container) lines.push(`  container:  predict ${config.container.predictRoute}, health ${config.container.healthRoute}, model ${config.container.storageUri ?? '(SCENELAB_MODEL)'}`);

@@ -33,6 +33,22 @@ export type PredictConfig =
       labels: string[] | undefined;
     };
 
+/** Vertex AI custom training for the app's *Train in the cloud*; the data goes through the app's Cloud Storage bucket. */
+export interface TrainingConfig {
+  project: string;
+  region: string;
+  /** Where jobs get their folders: `gs://bucket/root/NAME/`. */
+  bucket: string;
+  root: string;
+  machineType: string;
+  /** `TYPE:COUNT`, e.g. NVIDIA_TESLA_T4:1. */
+  accelerator: string | undefined;
+  replicas: number;
+  /** `host[:port]`; `http://` means plaintext (an emulator). */
+  apiEndpoint: string | undefined;
+  pollMs: number;
+}
+
 /** Set when the server runs as a Vertex AI custom serving container (`AIP_HTTP_PORT` is set). */
 export interface ContainerConfig {
   predictRoute: string;
@@ -78,6 +94,7 @@ export interface ServerConfig {
   /** Run the local model in a worker thread (default), so inference never blocks the event loop. */
   predictWorker: boolean;
   container: ContainerConfig | undefined;
+  training: TrainingConfig | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -184,6 +201,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     predict = { kind: 'local', model: str(env, 'SCENELAB_MODEL') };
   }
 
+  const training = trainingConfig(env, storage);
   const publicUrl = str(env, 'SCENELAB_PUBLIC_URL');
   const readExtra = list(env, 'SCENELAB_READ_PREFIXES');
   const readPrefixes = [...new Set([...WRITE_PREFIXES, ...(readExtra ?? SEED_PREFIXES)])];
@@ -222,5 +240,33 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     predict,
     predictWorker: str(env, 'SCENELAB_PREDICT_WORKER') === undefined ? true : bool(env, 'SCENELAB_PREDICT_WORKER'),
     container,
+    training,
+  };
+}
+
+/** SCENELAB_TRAINING_* (see .env.example): Vertex AI training for the app, off unless a project is set. */
+function trainingConfig(env: Env, storage: StorageConfig): TrainingConfig | undefined {
+  const project = str(env, 'SCENELAB_TRAINING_PROJECT');
+  if (project === undefined) return undefined;
+  const region = str(env, 'SCENELAB_TRAINING_REGION');
+  if (region === undefined) throw new ConfigError('SCENELAB_TRAINING_PROJECT is set: SCENELAB_TRAINING_REGION is needed too (e.g. europe-west4)');
+  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(project)) throw new ConfigError(`SCENELAB_TRAINING_PROJECT="${project}" is not a project id`);
+  if (!/^[a-z]+-[a-z]+\d+$/.test(region)) throw new ConfigError(`SCENELAB_TRAINING_REGION="${region}" is not a region (e.g. europe-west4)`);
+  if (storage.kind !== 'gcs') throw new ConfigError('Vertex AI training reads the data from Cloud Storage: set SCENELAB_GCS_BUCKET as well as SCENELAB_TRAINING_PROJECT');
+  const staging = str(env, 'SCENELAB_TRAINING_STAGING') ?? `gs://${storage.bucket}/training`;
+  const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:\/(.*?))?\/*$/.exec(staging);
+  if (!m) throw new ConfigError(`SCENELAB_TRAINING_STAGING="${staging}" is not gs://BUCKET/PATH`);
+  const accelerator = str(env, 'SCENELAB_TRAINING_ACCELERATOR');
+  if (accelerator !== undefined && !/^[A-Z][A-Z0-9_]+:[1-9][0-9]*$/.test(accelerator)) throw new ConfigError(`SCENELAB_TRAINING_ACCELERATOR="${accelerator}" must be TYPE:COUNT (e.g. NVIDIA_TESLA_T4:1)`);
+  return {
+    project,
+    region,
+    bucket: m[1]!,
+    root: m[2] ?? '',
+    machineType: str(env, 'SCENELAB_TRAINING_MACHINE_TYPE') ?? 'n1-standard-4',
+    accelerator,
+    replicas: int(env, 'SCENELAB_TRAINING_REPLICAS', 1, 1, 64),
+    apiEndpoint: str(env, 'SCENELAB_TRAINING_API_ENDPOINT'),
+    pollMs: int(env, 'SCENELAB_TRAINING_POLL_MS', 10_000, 50, 600_000),
   };
 }

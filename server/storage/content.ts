@@ -9,7 +9,7 @@ export const IMAGE_TYPES = {
 
 /** Model and run artifacts: bundles, `model.json`/metrics/history, `weights.bin`, `curves.svg`. */
 export const ARTIFACT_TYPES = {
-  'application/zip': ['.zip'],
+  'application/zip': ['.zip', '.pth'],
   'application/json': ['.json'],
   'application/octet-stream': ['.bin'],
   'image/svg+xml': ['.svg'],

@@ -43,6 +43,7 @@ const TYPES: Record<string, string> = {
   '.gif': 'image/gif',
   '.bmp': 'image/bmp',
   '.zip': 'application/zip',
+  '.pth': 'application/zip',
   '.json': 'application/json',
   '.bin': 'application/octet-stream',
   '.svg': 'image/svg+xml',

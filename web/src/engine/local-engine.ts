@@ -52,6 +52,7 @@ export class LocalEngine implements Engine {
   importWeights: Engine['importWeights'] = (name, file) => this.weights.importWeights(name, file);
   listWeights: Engine['listWeights'] = () => this.weights.listWeights();
   deleteWeights: Engine['deleteWeights'] = (id) => this.weights.deleteWeights(id);
+  exportWeights: Engine['exportWeights'] = (id) => this.weights.exportWeights(id);
 
   train: Engine['train'] = (config, options) => this.runs.train(config, options);
   resume: Engine['resume'] = (runId, options) => this.runs.resume(runId, options);

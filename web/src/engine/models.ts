@@ -2,7 +2,7 @@
  * Trained models: evaluation on a stored split (with the images behind each confusion cell),
  * classification of images the page holds, and bundles in and out.
  */
-import { importModelFiles, readModelJson, unzipModelFiles, zipModelFiles } from '../../../model/artifacts';
+import { exportModelFiles, importModelFiles, readModelJson, unzipModelFiles, zipModelFiles, type ModelFiles } from '../../../model/artifacts';
 import type { Split } from '../../../model/data/records';
 import { classify, evaluate } from '../../../model/evaluate';
 import type { ClassifierModel } from '../../../model/model';
@@ -104,7 +104,8 @@ export class Models {
 
   async importModel(name: string, bundle: BinaryFile): Promise<ModelSummary> {
     await this.ctx.ensureBackend();
-    const files = unzipModelFiles(new Uint8Array(await bundle.arrayBuffer()));
+    let files = unzipModelFiles(new Uint8Array(await bundle.arrayBuffer()));
+    if (!files.has('model.json') && files.has('model.pth')) files = await completeTorchRun(files);
     const manifest = readModelJson(files);
     importModelFiles(files).dispose(); // validates the weights against the architecture
     const run = readBundleRun(files, manifest.labels);
@@ -129,5 +130,20 @@ export class Models {
   async deleteModel(id: string): Promise<void> {
     if (this.ctx.loaded?.id === id) this.ctx.unloadModel();
     await (await this.ctx.db()).delete('models', id);
+  }
+}
+
+/**
+ * A run a PyTorch trainer wrote (the cloud trainer: model.pth and SceneLab's JSON files) with the
+ * tfjs model and curves added, so it is stored and exported like a run trained here.
+ */
+async function completeTorchRun(files: ModelFiles): Promise<ModelFiles> {
+  const model = importModelFiles(files);
+  try {
+    const run = readBundleRun(files, model.labels);
+    const ours = await exportModelFiles(model, { hyperparameters: run.hyperparameters, history: run.history, ...(run.metrics && { metrics: { split: run.metricsSplit ?? 'validation', ...run.metrics } }) });
+    return new Map([...files, ...ours]);
+  } finally {
+    model.dispose();
   }
 }

@@ -28,6 +28,7 @@ export const ENGINE_METHODS = {
   importWeights: { progress: 'none', args: 2 },
   listWeights: { progress: 'none', args: 0 },
   deleteWeights: { progress: 'none', args: 1 },
+  exportWeights: { progress: 'none', args: 1 },
   train: { progress: 'train', args: 1 },
   resume: { progress: 'train', args: 1 },
   listRuns: { progress: 'none', args: 0 },

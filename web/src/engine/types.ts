@@ -270,6 +270,8 @@ export interface Engine {
   importWeights(name: string, file: BinaryFile): Promise<WeightsSummary>;
   listWeights(): Promise<WeightsSummary[]>;
   deleteWeights(id: string): Promise<void>;
+  /** The `.pth` file as it was imported (to send it to the cloud trainer). */
+  exportWeights(id: string): Promise<Uint8Array>;
 
   train(config: TrainConfig, options?: CallOptions<TrainProgress>): Promise<TrainOutcome>;
   /** Continues an interrupted run from its last checkpoint. */

@@ -42,4 +42,10 @@ export class Weights {
   async deleteWeights(id: string): Promise<void> {
     await (await this.ctx.db()).delete('weights', id);
   }
+
+  async exportWeights(id: string): Promise<Uint8Array> {
+    const row = await (await this.ctx.db()).get('weights', id);
+    if (!row) throw new Error('these weights no longer exist; import them again');
+    return new Uint8Array(await row.data.arrayBuffer());
+  }
 }
