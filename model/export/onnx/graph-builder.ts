@@ -1,12 +1,6 @@
 import type { StateDict } from '../../tensor-data';
+import type { ConvOptions, NetworkBuilder } from '../arch/network-builder';
 import { DataType, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto';
-
-/** Options of a 2-D convolution, as torch's `nn.Conv2d` takes them. */
-export interface ConvOptions {
-  stride?: number;
-  padding?: number;
-  groups?: number;
-}
 
 /** Folded BatchNorm: the per-channel affine `y = x·scale + shift` of eval mode. */
 interface ChannelAffine {
@@ -23,7 +17,7 @@ const float = (name: string, value: number): OnnxAttribute => ({ name, type: 'fl
  * operator and returns the name of its output; values are named after the torchvision
  * module that produces them, so the graph reads like the PyTorch model.
  */
-export class GraphBuilder {
+export class GraphBuilder implements NetworkBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxTensor[] = [];
   private readonly used = new Set<string>();
@@ -79,8 +73,12 @@ export class GraphBuilder {
     this.used.add(to);
   }
 
-  /** `nn.Conv2d` with its weight (and bias, if the state_dict has one) under `prefix`. */
-  conv(x: string, prefix: string, options: ConvOptions = {}, affine?: ChannelAffine): string {
+  conv(x: string, prefix: string, options: ConvOptions = {}): string {
+    return this.convAffine(x, prefix, options);
+  }
+
+  /** A convolution whose output channels are then scaled and shifted, folded into its filter and bias. */
+  private convAffine(x: string, prefix: string, options: ConvOptions, affine?: ChannelAffine): string {
     const shape = this.shape(`${prefix}.weight`);
     const [out, , kh, kw] = shape as [number, number, number, number];
     let weight = this.tensor(`${prefix}.weight`);
@@ -98,7 +96,7 @@ export class GraphBuilder {
     ]);
   }
 
-  /** `nn.Conv2d(bias=False)` followed by eval-mode `nn.BatchNorm2d`, folded into one Conv. */
+  /** BatchNorm folded into the convolution: one Conv node, as torch.onnx's constant folding makes. */
   convBatchNorm(x: string, convPrefix: string, bnPrefix: string, eps: number, options: ConvOptions = {}): string {
     const out = this.shape(`${convPrefix}.weight`)[0]!;
     const gamma = this.tensor(`${bnPrefix}.weight`, [out]);
@@ -111,7 +109,7 @@ export class GraphBuilder {
       scale[c] = gamma[c]! / Math.sqrt(variance[c]! + eps);
       shift[c] = beta[c]! - mean[c]! * scale[c]!;
     }
-    return this.conv(x, convPrefix, options, { scale, shift });
+    return this.convAffine(x, convPrefix, options, { scale, shift });
   }
 
   /** `nn.Linear` as Gemm with the weight kept in torch's `[out, in]` layout (transB). */

@@ -1,9 +1,7 @@
-import type { ArchName } from '../../arch/types';
 import type { ClassifierModel } from '../../model';
+import { ARCH_NETWORKS } from '../arch';
 import { GraphBuilder } from './graph-builder';
-import { mobilenetV3SmallGraph } from './mobilenet-v3-small';
 import { encodeModel, type OnnxModel } from './onnx-proto';
-import { squeezenetGraph } from './squeezenet';
 
 /** Names of the graph's input and output, and of the metadata keys SceneLab writes. */
 export const ONNX_INPUT = 'input';
@@ -21,11 +19,6 @@ export const ONNX_METADATA = {
 export const ONNX_OPSET = 14;
 export const ONNX_IR_VERSION = 8;
 
-const GRAPHS: Record<ArchName, (g: GraphBuilder, input: string) => string> = {
-  squeezenet1_1: squeezenetGraph,
-  mobilenet_v3_small: mobilenetV3SmallGraph,
-};
-
 /**
  * The model as an ONNX ModelProto: input `input` float32 NCHW `[batch, 3, H, W]`, already
  * preprocessed (see the `scenelab.preprocessing` metadata), output `logits` `[batch, classes]`.
@@ -33,7 +26,7 @@ const GRAPHS: Record<ArchName, (g: GraphBuilder, input: string) => string> = {
  */
 export async function exportOnnx(model: ClassifierModel): Promise<Uint8Array> {
   const g = new GraphBuilder(await model.stateDict());
-  const out = GRAPHS[model.archName](g, ONNX_INPUT);
+  const out = ARCH_NETWORKS[model.archName](g, ONNX_INPUT);
   g.rename(out, ONNX_OUTPUT);
   const [h, w] = model.preprocessing.inputSize;
   const proto: OnnxModel = {

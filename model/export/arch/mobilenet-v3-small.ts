@@ -1,4 +1,4 @@
-import type { GraphBuilder } from './graph-builder';
+import type { NetworkBuilder } from './network-builder';
 
 /** torchvision builds MobileNetV3's BatchNorm with eps 0.001 (not PyTorch's default 1e-5). */
 const BN_EPS = 0.001;
@@ -24,8 +24,8 @@ const BLOCKS: ReadonlyArray<readonly [stride: number, activation: 'relu' | 'hard
 
 type Activation = 'relu' | 'hardswish' | null;
 
-/** `Conv2dNormActivation`: conv (no bias) + BatchNorm folded, then the activation. */
-function convBnAct(g: GraphBuilder, x: string, prefix: string, act: Activation, stride = 1, depthwise = false): string {
+/** `Conv2dNormActivation`: conv (no bias), BatchNorm, then the activation. */
+function convBnAct(g: NetworkBuilder, x: string, prefix: string, act: Activation, stride = 1, depthwise = false): string {
   const [out, , k] = g.shape(`${prefix}.0.weight`) as [number, number, number];
   const y = g.convBatchNorm(x, `${prefix}.0`, `${prefix}.1`, BN_EPS, { stride, padding: (k - 1) >> 1, groups: depthwise ? out : 1 });
   if (act === 'relu') return g.relu(y, `${prefix}.2`);
@@ -34,14 +34,14 @@ function convBnAct(g: GraphBuilder, x: string, prefix: string, act: Activation, 
 }
 
 /** `SqueezeExcitation`: pooled → fc1 → ReLU → fc2 → Hardsigmoid, scaling the input's channels. */
-function squeezeExcite(g: GraphBuilder, x: string, prefix: string): string {
+function squeezeExcite(g: NetworkBuilder, x: string, prefix: string): string {
   const pooled = g.globalAveragePool(x, `${prefix}.avgpool`);
   const h = g.relu(g.conv(pooled, `${prefix}.fc1`), `${prefix}.activation`);
   const gate = g.hardSigmoid(g.conv(h, `${prefix}.fc2`), `${prefix}.scale_activation`);
   return g.mul(x, gate, prefix);
 }
 
-function invertedResidual(g: GraphBuilder, x: string, b: number, stride: number, act: 'relu' | 'hardswish'): string {
+function invertedResidual(g: NetworkBuilder, x: string, b: number, stride: number, act: 'relu' | 'hardswish'): string {
   const prefix = `features.${b}.block`;
   const first = g.shape(`${prefix}.0.0.weight`);
   // Depthwise filters hold one input channel each; the first layer is an expansion conv
@@ -59,11 +59,8 @@ function invertedResidual(g: GraphBuilder, x: string, b: number, stride: number,
   return stride === 1 && inC === outC ? g.add(x, h, `features.${b}`) : h;
 }
 
-/**
- * torchvision `mobilenet_v3_small` in eval mode, NCHW in, logits out; BatchNorm folded into
- * the convolutions before it, the classifier's Dropout left out.
- */
-export function mobilenetV3SmallGraph(g: GraphBuilder, input: string): string {
+/** torchvision `mobilenet_v3_small` in eval mode, NCHW in, logits out; the classifier's Dropout left out. */
+export function mobilenetV3SmallNetwork(g: NetworkBuilder, input: string): string {
   let y = convBnAct(g, input, 'features.0', 'hardswish', 2);
   BLOCKS.forEach(([stride, act], k) => {
     y = invertedResidual(g, y, k + 1, stride, act);
