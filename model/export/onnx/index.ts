@@ -13,11 +13,11 @@ export const ONNX_METADATA = {
 } as const;
 
 /**
- * Opset 14 is the first with HardSwish (MobileNetV3's activation); IR version 8 is the one
- * that opsets 14–17 were released with, so runtimes from onnx 1.9 / onnxruntime 1.8 on read it.
+ * Opset 14 is the first with HardSwish (MobileNetV3's activation); IR version 7 is the one it
+ * was released with (onnx 1.9), so any runtime that knows the opset reads the file.
  */
 export const ONNX_OPSET = 14;
-export const ONNX_IR_VERSION = 8;
+export const ONNX_IR_VERSION = 7;
 
 /**
  * The model as an ONNX ModelProto: input `input` float32 NCHW `[batch, 3, H, W]`, already

@@ -2,7 +2,7 @@ import { ProtoWriter } from './protobuf';
 
 /**
  * ONNX's ModelProto as plain data, and its encoding. Field numbers are those of onnx.proto
- * (IR version 8); only what an inference graph of float tensors needs is modelled.
+ * (IR version 7); only what an inference graph of float tensors needs is modelled.
  */
 
 /** `TensorProto.DataType` values used here. */

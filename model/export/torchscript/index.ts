@@ -27,8 +27,9 @@ function float32LittleEndian(values: ArrayLike<number>): Uint8Array {
 /**
  * The model as a TorchScript archive that `torch.jit.load` reads without the model's Python
  * code: `forward(input)` takes an NCHW float batch preprocessed as the `scenelab.preprocessing.json`
- * extra file says and returns logits. Written in serialization format version 3, which every
- * torch since 1.6 loads; its parameters are the state_dict's, named with `_` for `.`.
+ * extra file says and returns logits. Written in serialization format version 3, what torch
+ * 1.13's torch.jit.save writes for these operators; its parameters are the state_dict's, named
+ * with `_` for `.`.
  */
 export async function exportTorchScript(model: ClassifierModel): Promise<Uint8Array> {
   const sd = await model.stateDict();
