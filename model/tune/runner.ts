@@ -102,32 +102,30 @@ export async function runStudy<S extends SearchSpace>(study: Study, space: S, ob
 
   let trialsRun = 0;
   let failuresInRow = 0;
-  let reason: StopReason;
-  for (;;) {
-    if (signal?.aborted) reason = 'aborted';
-    else if (failuresInRow >= maxFailures) reason = 'failures';
-    else if (!withinBudget(study, budget, (now() - started) / 1000)) reason = 'budget';
-    else {
-      const trial = ask(study, sampler, now());
-      trialsRun++;
-      await save(study);
-      onEvent?.({ type: 'trial-start', trial: trial.number, params: trial.params, retryOf: trial.retryOf });
-      const outcome = await runTrial(study, trial, objective, pruner, options);
-      tell(study, trial, outcome, now());
-      await save(study);
-      const best = bestTrial(study);
-      onEvent?.({
-        type: 'trial-end',
-        trial: trial.number,
-        state: trial.state as 'complete' | 'pruned' | 'failed',
-        value: trial.value,
-        failure: trial.failure,
-        best: best && { trial: best.number, value: best.value! },
-      });
-      failuresInRow = trial.failure?.reason === 'error' ? failuresInRow + 1 : 0;
-      continue;
-    }
-    break;
+  const stopReason = (): StopReason | null => {
+    if (signal?.aborted) return 'aborted';
+    if (failuresInRow >= maxFailures) return 'failures';
+    return withinBudget(study, budget, (now() - started) / 1000) ? null : 'budget';
+  };
+  let reason: StopReason | null;
+  while ((reason = stopReason()) === null) {
+    const trial = ask(study, sampler, now());
+    trialsRun++;
+    await save(study);
+    onEvent?.({ type: 'trial-start', trial: trial.number, params: trial.params, retryOf: trial.retryOf });
+    const outcome = await runTrial(study, trial, objective, pruner, options);
+    tell(study, trial, outcome, now());
+    await save(study);
+    const best = bestTrial(study);
+    onEvent?.({
+      type: 'trial-end',
+      trial: trial.number,
+      state: trial.state as 'complete' | 'pruned' | 'failed',
+      value: trial.value,
+      failure: trial.failure,
+      best: best && { trial: best.number, value: best.value! },
+    });
+    failuresInRow = trial.failure?.reason === 'error' ? failuresInRow + 1 : 0;
   }
   onEvent?.({ type: 'done', reason, trialsRun });
   return { reason, trialsRun, best: bestTrial(study) };
