@@ -1,5 +1,7 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { loadBatch, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
+import { stackFeatures, type SourceFeatures } from './feature-cache';
 import type { ClassifierModel } from './model';
 import { preprocessImages } from './preprocess';
 
@@ -70,6 +72,32 @@ export interface EvaluateOptions {
   batchSize?: number;
   signal?: AbortSignal;
   onProgress?: (p: { stage: 'evaluate'; done: number; total: number }) => void;
+  /** The source's backbone features from a frozen run: only the head runs (images that failed to decode stay skipped). */
+  features?: SourceFeatures;
+}
+
+/** Probabilities of the images `idx` that can be scored, as one row-major array, and which those were. */
+async function batchProbabilities(model: ClassifierModel, source: ImageSource, idx: number[], options: EvaluateOptions, skipped: DataProblem[]): Promise<{ kept: number[]; data: Float32Array }> {
+  const features = options.features;
+  let p: tf.Tensor2D;
+  let kept: number[];
+  if (features) {
+    kept = idx.filter((i) => features.features[i]);
+    if (kept.length === 0) return { kept, data: new Float32Array(0) };
+    const f = stackFeatures(features, kept, null);
+    p = tf.tidy(() => tf.softmax(model.head(f)));
+    f.dispose();
+  } else {
+    const batch = await loadBatch(source, idx, (name, reason) => skipped.push({ source: name, reason }), options.signal);
+    kept = batch.kept;
+    if (kept.length === 0) return { kept, data: new Float32Array(0) };
+    const x = preprocessImages(batch.images, model.preprocessing);
+    p = model.predict(x);
+    x.dispose();
+  }
+  const data = (await p.data()) as Float32Array;
+  p.dispose();
+  return { kept, data };
 }
 
 /**
@@ -85,13 +113,8 @@ export async function evaluate(model: ClassifierModel, source: ImageSource, opti
   for (let start = 0; start < source.size; start += batchSize) {
     options.signal?.throwIfAborted();
     const idx = Array.from({ length: Math.min(batchSize, source.size - start) }, (_, k) => start + k);
-    const { images, kept } = await loadBatch(source, idx, (name, reason) => skipped.push({ source: name, reason }), options.signal);
+    const { kept, data } = await batchProbabilities(model, source, idx, options, skipped);
     if (kept.length > 0) {
-      const x = preprocessImages(images, model.preprocessing);
-      const p = model.predict(x);
-      x.dispose();
-      const data = (await p.data()) as Float32Array;
-      p.dispose();
       probChunks.push(data);
       kept.forEach((i, k) => {
         const row = data.subarray(k * model.numClasses, (k + 1) * model.numClasses);
@@ -104,6 +127,7 @@ export async function evaluate(model: ClassifierModel, source: ImageSource, opti
     }
     options.onProgress?.({ stage: 'evaluate', done: Math.min(source.size, start + batchSize), total: source.size });
   }
+  if (options.features) skipped.push(...options.features.skipped);
   const all = new Float32Array(labels.length * model.numClasses);
   let off = 0;
   for (const chunk of probChunks) {

@@ -3,6 +3,7 @@ import type { BatchNormUpdate } from './arch/common';
 import { loadBatch, prefetchBatches, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel, NamedWeight } from './model';
+import { extractFeatures, featureKey, stackFeatures, type FeatureStore, type SourceFeatures } from './feature-cache';
 import { preprocessImages } from './preprocess';
 import { Rng } from './rng';
 
@@ -91,6 +92,12 @@ export interface TrainHooks {
    * it trains on any number of images without holding them.
    */
   featureCacheLimitBytes?: number;
+  /**
+   * Backbone features kept past this run, for frozen runs that start from the same weights
+   * (`weights` names them; the store's key adds the architecture, preprocessing and images).
+   * A later run finds the features there and does no backbone pass at all.
+   */
+  sharedFeatures?: { store: FeatureStore; weights: string };
 }
 
 export interface TrainResult {
@@ -140,82 +147,10 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   });
 }
 
-/**
- * Backbone features of every image, computed once (frozen training trains only the head, so
- * the backbone's output for an image never changes). Kept as one typed array per image, off
- * the backend, so the store grows with the dataset but never as one huge allocation or as
- * GPU memory.
- */
-interface FeatureCache {
-  shape: number[];
-  /** `features[i]` for image i, and `flipped[i]` for its mirror image when flipping. */
-  features: Array<Float32Array | null>;
-  flipped: Array<Float32Array | null> | null;
-  labels: Int32Array;
-  /** Indices whose features exist (failed decodes are skipped). */
-  valid: number[];
-}
-
-async function extractFeatures(
-  model: ClassifierModel,
-  source: ImageSource,
-  withFlip: boolean,
-  batchSize: number,
-  progress: { done: number; total: number },
-  hooks: TrainHooks,
-  skipped: DataProblem[],
-): Promise<FeatureCache | null> {
-  const cache: FeatureCache = {
-    shape: [],
-    features: new Array<Float32Array | null>(source.size).fill(null),
-    flipped: withFlip ? new Array<Float32Array | null>(source.size).fill(null) : null,
-    labels: Int32Array.from({ length: source.size }, (_, i) => source.label(i)),
-    valid: [],
-  };
-  const batches: number[][] = [];
-  for (let start = 0; start < source.size; start += batchSize) {
-    batches.push(Array.from({ length: Math.min(batchSize, source.size - start) }, (_, k) => start + k));
-  }
-  for await (const { images, kept, indices } of prefetchBatches(source, batches, (file, reason) => report(hooks, skipped, file, reason), hooks.signal)) {
-    if (hooks.signal?.aborted) return null;
-    if (kept.length > 0) {
-      const x = preprocessImages(images, model.preprocessing);
-      const f = model.backbone(x);
-      const ff = withFlip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
-      x.dispose();
-      cache.shape = f.shape.slice(1);
-      const per = cache.shape.reduce((a, b) => a * b, 1);
-      const data = (await f.data()) as Float32Array;
-      const flipData = ff ? ((await ff.data()) as Float32Array) : null;
-      f.dispose();
-      ff?.dispose();
-      kept.forEach((i, k) => {
-        cache.features[i] = data.slice(k * per, (k + 1) * per);
-        if (flipData && cache.flipped) cache.flipped[i] = flipData.slice(k * per, (k + 1) * per);
-        cache.valid.push(i);
-      });
-    }
-    progress.done += indices.length;
-    hooks.onEvent?.({ type: 'stage', stage: 'features', done: progress.done, total: progress.total });
-  }
-  if (hooks.signal?.aborted) return null;
-  return cache;
-}
-
 function report(hooks: TrainHooks, skipped: DataProblem[], file: string, reason: string): void {
   if (skipped.some((s) => s.source === file)) return;
   skipped.push({ source: file, reason });
   hooks.onEvent?.({ type: 'skipped', file, reason });
-}
-
-function stackFeatures(cache: FeatureCache, idx: readonly number[], flips: readonly boolean[] | null): tf.Tensor {
-  const per = cache.shape.reduce((a, b) => a * b, 1);
-  const buf = new Float32Array(idx.length * per);
-  idx.forEach((i, k) => {
-    const src = flips?.[k] && cache.flipped ? cache.flipped[i] : cache.features[i];
-    buf.set(src!, k * per);
-  });
-  return tf.tensor(buf, [idx.length, ...cache.shape]);
 }
 
 /** Mirrors the images of a batch whose flag is set: `x·(1-m) + reverse(x)·m`. */
@@ -268,15 +203,16 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
     startEpoch = hooks.resume.epoch;
   }
 
-  let trainCache: FeatureCache | null = null;
-  let valCache: FeatureCache | null = null;
+  let trainCache: SourceFeatures | null = null;
+  let valCache: SourceFeatures | null = null;
   let cancelled = false;
-  const streamFeatures = opts.freeze && featureBytes(model, data, opts.hflip) > (hooks.featureCacheLimitBytes ?? Infinity);
+  const limit = hooks.featureCacheLimitBytes ?? Infinity;
+  const streamFeatures = opts.freeze && limit < Infinity && featureBytes(model, data, opts.hflip) > limit;
   try {
     if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
-      trainCache = await extractFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
-      if (trainCache && data.val) valCache = await extractFeatures(model, data.val, false, opts.batchSize, progress, hooks, skipped);
+      trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
+      if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, false, opts.batchSize, progress, hooks, skipped);
       if (!trainCache || (data.val && !valCache)) cancelled = true;
     }
 
@@ -429,11 +365,50 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   }
 }
 
+/** Feature values per image, by architecture and input size: found once by a pass over one blank image. */
+const featureSizes = new Map<string, number>();
+
 /** Bytes a frozen run's feature cache would take: per-image feature size × images (twice for flips). */
 function featureBytes(model: ClassifierModel, data: TrainData, hflip: boolean): number {
   const [h, w] = model.preprocessing.inputSize;
-  const perImage = tf.tidy(() => model.backbone(tf.zeros([1, h, w, 3]) as tf.Tensor4D).size) * 4;
-  return perImage * (data.train.size * (hflip ? 2 : 1) + (data.val?.size ?? 0));
+  const key = `${model.archName} ${h}x${w}`;
+  let size = featureSizes.get(key);
+  if (size === undefined) featureSizes.set(key, (size = tf.tidy(() => model.backbone(tf.zeros([1, h, w, 3]) as tf.Tensor4D).size)));
+  return size * 4 * (data.train.size * (hflip ? 2 : 1) + (data.val?.size ?? 0));
+}
+
+/**
+ * A frozen run's features of one source: from the shared store when it holds them (decode
+ * failures reported again), else computed — only the mirrored half when the store has the
+ * rest — and put there. Null when aborted.
+ */
+async function frozenFeatures(
+  model: ClassifierModel,
+  source: ImageSource,
+  flip: boolean,
+  batchSize: number,
+  progress: { done: number; total: number },
+  hooks: TrainHooks,
+  skipped: DataProblem[],
+): Promise<SourceFeatures | null> {
+  const onBatch = (n: number): void => {
+    progress.done += n;
+    hooks.onEvent?.({ type: 'stage', stage: 'features', done: progress.done, total: progress.total });
+  };
+  const onSkip = (file: string, reason: string): void => report(hooks, skipped, file, reason);
+  const shared = hooks.sharedFeatures;
+  const key = shared ? featureKey(model, shared.weights, source) : null;
+  const stored = key ? shared!.store.get(key) : undefined;
+  if (stored && (!flip || stored.flipped)) {
+    for (const s of stored.skipped) onSkip(s.source, s.reason);
+    onBatch(source.size);
+    return stored;
+  }
+  const computed = await extractFeatures(model, source, { plain: !stored, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
+  if (!computed) return null;
+  const features = stored ? { ...stored, flipped: computed.flipped } : computed;
+  if (key) shared!.store.set(key, features);
+  return features;
 }
 
 /** Sets BatchNorm running statistics from the first 256 images of a source, batch statistics averaged. */
@@ -457,7 +432,7 @@ export async function recalibrateBatchNorm(model: ClassifierModel, source: Image
 async function validationLoss(
   model: ClassifierModel,
   source: ImageSource,
-  cache: FeatureCache | null,
+  cache: SourceFeatures | null,
   batchSize: number,
   hooks: TrainHooks,
   skipped: DataProblem[],

@@ -7,7 +7,8 @@ import { exportModelFiles, type ModelFiles } from '../artifacts';
 import { subset, type ImageSource } from '../data/source';
 import { randomSplit } from '../data/split';
 import { evaluate, type EvalReport } from '../evaluate';
-import { ClassifierModel, type LoadReport } from '../model';
+import { FeatureStore, featureKey } from '../feature-cache';
+import { ClassifierModel, HEAD_PREFIX, type LoadReport } from '../model';
 import type { PreprocessSpec } from '../preprocess';
 import { writePth } from '../pth';
 import type { StateDict } from '../tensor-data';
@@ -40,8 +41,32 @@ export function isTrainEvent(event: RunEvent): event is TrainEvent {
   return event.type !== 'data' && event.type !== 'model' && event.type !== 'weights';
 }
 
-export interface RunHooks extends Omit<TrainHooks, 'onEvent'> {
+export interface RunHooks extends Omit<TrainHooks, 'onEvent' | 'sharedFeatures'> {
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Backbone features kept across runs: frozen runs over the same images from the same
+   * weights object (and architecture and preprocessing) compute them once. Without it, a
+   * frozen run keeps its features for its own training and validation only.
+   */
+  featureStore?: FeatureStore;
+}
+
+/** An identity per weights object, so runs handed the same state_dict share its features. */
+const weightsIds = new WeakMap<StateDict, number>();
+let nextWeightsId = 1;
+
+/**
+ * What a frozen backbone's features depend on besides architecture, preprocessing and images:
+ * the starting weights, plus the seed when the weights left backbone tensors at their seeded
+ * initial values (a partial file). Null for a resumed run, whose weights come from elsewhere.
+ */
+function backboneIdentity(input: RunInput, seed: number, report: LoadReport | null, resumed: boolean): string | null {
+  if (resumed) return null;
+  const weights = input.weights?.stateDict;
+  if (!weights) return `init ${seed}`;
+  if (!weightsIds.has(weights)) weightsIds.set(weights, nextWeightsId++);
+  const seeded = report?.kept.some((k) => !k.startsWith(HEAD_PREFIX)) ?? true;
+  return `weights ${weightsIds.get(weights)}${seeded ? ` + init ${seed}` : ''}`;
 }
 
 /** Validation metrics as `metrics.json` holds them. */
@@ -76,7 +101,7 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
   const config = validateRunConfig(input.config);
   if (input.classes.length < 2) throw new RangeError(`training needs at least 2 classes, got ${input.classes.length}`);
   if (input.pool.size === 0) throw new RangeError('no labelled training images');
-  const { onEvent, ...trainHooks } = hooks;
+  const { onEvent, featureStore, ...trainHooks } = hooks;
   const { train: trainSource, val, from } = splitRun({ config, pool: input.pool, validation: input.validation ?? null });
   onEvent?.({ type: 'data', classes: input.classes, train: trainSource.size, validation: val?.size ?? 0, validationFrom: from });
 
@@ -90,12 +115,17 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
   });
   try {
     onEvent?.({ type: 'model', arch: config.arch, parameters: model.parameterCount, preprocessing: model.preprocessing.name });
-    if (input.weights && !hooks.resume) onEvent?.({ type: 'weights', name: input.weights.name, report: model.loadStateDict(input.weights.stateDict) });
-    const result = await train(model, { train: trainSource, val }, config.options, { ...trainHooks, ...(onEvent && { onEvent }) });
+    const report = input.weights && !hooks.resume ? model.loadStateDict(input.weights.stateDict) : null;
+    if (report) onEvent?.({ type: 'weights', name: input.weights!.name, report });
+    const identity = config.options.freeze ? backboneIdentity(input, config.options.seed, report, Boolean(hooks.resume)) : null;
+    // A frozen run keeps its validation features until it has scored them, in the caller's store or its own.
+    const shared = identity === null ? undefined : { store: featureStore ?? new FeatureStore(hooks.featureCacheLimitBytes), weights: identity };
+    const result = await train(model, { train: trainSource, val }, config.options, { ...trainHooks, ...(onEvent && { onEvent }), ...(shared && { sharedFeatures: shared }) });
     let metrics: ValidationMetrics | null = null;
     if (val && result.history.length > 0) {
-      const { predictions: _p, ...report } = await evaluate(model, val, { batchSize: config.options.batchSize });
-      metrics = { split: 'validation', ...report };
+      const features = shared && result.features === 'cached' ? shared.store.get(featureKey(model, shared.weights, val)) : undefined;
+      const { predictions: _p, ...scores } = await evaluate(model, val, { batchSize: config.options.batchSize, ...(features && { features }) });
+      metrics = { split: 'validation', ...scores };
     }
     const hyperparameters = hyperparametersOf(config, input.weights?.name ?? null, model.preprocessing.name);
     const files = await exportModelFiles(model, { hyperparameters: { ...hyperparameters }, history: result.history, ...(metrics && { metrics }) });

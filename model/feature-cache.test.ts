@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { useBackend } from '../test/helpers/backend';
+import { fileSource, intelFiles, PRETRAINED } from '../test/helpers/intel';
+import { ImageDecodeError, type ImageSource } from './data/source';
+import { FeatureStore, featuresBytes, type SourceFeatures } from './feature-cache';
+import { ClassifierModel } from './model';
+import { caffeBgr } from './preprocess';
+import { readPth } from './pth';
+import { runConfig } from './run/config';
+import { runTraining, type RunHooks, type RunInput } from './run/pipeline';
+import type { TrainOptions } from './train';
+
+const CLASSES = ['forest', 'sea', 'street'];
+const weights = { name: 'squeezenet1_1-features-imagenet.pth', stateDict: readPth(readFileSync(PRETRAINED)) };
+
+/** 8 images a class and one that cannot be decoded: it must be reported by every run, also one that reuses features. */
+const pool: ImageSource = (() => {
+  const good = fileSource(intelFiles('train', 8, CLASSES));
+  return {
+    size: good.size + 1,
+    label: (i) => (i < good.size ? good.label(i) : 0),
+    name: (i) => (i < good.size ? good.name(i) : 'broken.jpg'),
+    load: (i) => (i < good.size ? good.load(i) : Promise.reject(new ImageDecodeError('broken.jpg', 'cannot decode image'))),
+  };
+})();
+
+function input(options: Partial<TrainOptions>): RunInput {
+  // A small input keeps the backbone passes short; the features still come from the real weights.
+  const config = runConfig('squeezenet1_1', { preprocessing: caffeBgr(64), valSplit: 0.25, options: { freeze: true, epochs: 2, seed: 4, ...options } });
+  return { config, classes: CLASSES, pool, weights };
+}
+
+/** Runs with a spy on the backbone; returns the outcome and the images the backbone saw. */
+async function run(options: Partial<TrainOptions>, hooks: RunHooks = {}) {
+  const spy = vi.spyOn(ClassifierModel.prototype, 'backbone');
+  const skipped: string[] = [];
+  try {
+    const outcome = await runTraining(input(options), { ...hooks, onEvent: (e) => e.type === 'skipped' && skipped.push(e.file) });
+    const images = spy.mock.calls.reduce((n, [x]) => n + x.shape[0], 0);
+    return { outcome, images, skipped };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('a feature store shared by frozen runs', () => {
+  it('computes the backbone once for runs that differ in head hyperparameters, with the results of runs without it', async () => {
+    const store = new FeatureStore();
+    const first = await run({ learningRate: 1e-3, batchSize: 8, hflip: false }, { featureStore: store });
+    // 18 training images and 6 validation images (one training file cannot be decoded).
+    expect(first.images).toBe(24);
+    expect(store.size).toBe(2);
+
+    const second = await run({ learningRate: 3e-3, batchSize: 4, optimizer: 'sgd', hflip: false }, { featureStore: store });
+    expect(second.images).toBe(0);
+    expect(second.skipped).toEqual(['broken.jpg']);
+    expect(second.outcome.result.skipped).toEqual(first.outcome.result.skipped);
+
+    // Flips are added to the stored features: only the mirrored training images go through the backbone.
+    const flipped = await run({ learningRate: 2e-3, batchSize: 8, hflip: true }, { featureStore: store });
+    expect(flipped.images).toBe(18);
+    const again = await run({ learningRate: 2e-3, batchSize: 8, hflip: true }, { featureStore: store });
+    expect(again.images).toBe(0);
+
+    for (const [shared, options] of [
+      [second, { learningRate: 3e-3, batchSize: 4, optimizer: 'sgd' as const, hflip: false }],
+      [again, { learningRate: 2e-3, batchSize: 8, hflip: true }],
+    ] as const) {
+      const alone = await run(options);
+      expect(alone.images).toBeGreaterThan(0);
+      expect(shared.outcome.result.history.map(({ seconds: _s, ...r }) => r)).toEqual(alone.outcome.result.history.map(({ seconds: _s, ...r }) => r));
+      expect(shared.outcome.metrics).toEqual(alone.outcome.metrics);
+      // Byte for byte (a deep equality over 5 MB is slow).
+      expect(Buffer.from(shared.outcome.pth).equals(Buffer.from(alone.outcome.pth))).toBe(true);
+    }
+  });
+
+  it('scores the validation images from their features, as the full model scores the images', async () => {
+    const { outcome } = await run({ epochs: 1, hflip: false });
+    const model = ClassifierModel.create({ arch: 'squeezenet1_1', numClasses: 3, labels: CLASSES, preprocessing: caffeBgr(64) });
+    model.loadStateDict(readPth(outcome.pth));
+    const { evaluate } = await import('./evaluate');
+    const { randomSplit } = await import('./data/split');
+    const { subset } = await import('./data/source');
+    const val = subset(pool, randomSplit(pool.size, 0.25, 4).val);
+    const direct = await evaluate(model, val);
+    model.dispose();
+    expect(outcome.metrics!.confusion).toEqual(direct.confusion);
+    expect(outcome.metrics!.n).toBe(direct.n);
+  });
+
+  it('runs that differ in architecture, weights or images compute their own', async () => {
+    const store = new FeatureStore();
+    await run({ hflip: false }, { featureStore: store });
+    const otherSplit = await run({ hflip: false, seed: 5 }, { featureStore: store });
+    expect(otherSplit.images).toBe(24);
+    const spy = vi.spyOn(ClassifierModel.prototype, 'backbone');
+    await runTraining({ ...input({ hflip: false }), weights: { ...weights, stateDict: new Map(weights.stateDict) } }, { featureStore: store });
+    expect(spy.mock.calls.reduce((n, [x]) => n + x.shape[0], 0)).toBe(24);
+    spy.mockRestore();
+    // A full fine-tuning run never reads or fills the store.
+    const entries = store.size;
+    await run({ freeze: false, epochs: 1, batchSize: 8, hflip: false }, { featureStore: store });
+    expect(store.size).toBe(entries);
+  });
+
+  it('keeps within its byte limit, dropping the least recently used features first', () => {
+    const features = (n: number): SourceFeatures => ({
+      shape: [2, 2],
+      features: Array.from({ length: n }, () => new Float32Array(4)),
+      flipped: null,
+      labels: new Int32Array(n),
+      valid: Array.from({ length: n }, (_, i) => i),
+      skipped: [],
+    });
+    expect(featuresBytes(features(10))).toBe(160);
+    const store = new FeatureStore(400);
+    store.set('a', features(10));
+    store.set('b', features(10));
+    expect(store.get('a')).toBeDefined(); // a is now the most recently used
+    store.set('c', features(10)); // 480 bytes would pass the limit: b goes
+    expect([store.get('a'), store.get('b'), store.get('c')].map(Boolean)).toEqual([true, false, true]);
+    expect(store.bytes).toBe(320);
+    store.set('huge', features(30)); // larger than the whole limit: not kept, nothing dropped for it
+    expect(store.get('huge')).toBeUndefined();
+    expect(store.size).toBe(2);
+  });
+
+  it('leaks no tensors', async () => {
+    const store = new FeatureStore();
+    await run({ hflip: true }, { featureStore: store });
+    const before = tf.memory().numTensors;
+    await run({ hflip: true, learningRate: 5e-3 }, { featureStore: store });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
