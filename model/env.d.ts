@@ -19,3 +19,8 @@ interface AbortSignal {
 }
 
 declare const performance: { now(): number };
+
+declare class AbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: unknown): void;
+}

@@ -15,3 +15,4 @@ export * from './analysis';
 export * from './importance';
 export * from './runner';
 export * from './scenelab-space';
+export * from './run-objective';

@@ -75,6 +75,7 @@ export function parseStudy(input: string | unknown): Study {
   }
   check(Array.isArray(o.trials), 'trials must be a list');
   (o.trials as unknown[]).forEach(checkTrial);
+  check(o.userAttrs === undefined || isObject(o.userAttrs), 'userAttrs must be an object');
   check(Array.isArray(o.queue) && o.queue.every((q: unknown) => isObject(q) && isParams(q.params) && (q.retryOf === null || Number.isInteger(q.retryOf))), 'the queue has a bad entry');
   return s as Study;
 }

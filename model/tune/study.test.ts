@@ -82,6 +82,8 @@ describe('study', () => {
     const trials = good.trials as Array<Record<string, unknown>>;
     expect(() => parseStudy({ ...good, trials: [{ ...trials[0], state: 'complete', value: null }] })).toThrow(/trial 0 is complete without a value/);
     expect(() => parseStudy({ ...good, trials: [trials[1]] })).toThrow(/trial 0 has number 1/);
+    expect(() => parseStudy({ ...good, userAttrs: [1] })).toThrow(/userAttrs must be an object/);
+    expect(parseStudy({ ...good, userAttrs: { run: { data: '/d' } } }).userAttrs).toEqual({ run: { data: '/d' } });
   });
 
   it('after a crash, marks running trials interrupted and queues their parameters first; finished trials stay', () => {

@@ -64,6 +64,8 @@ export interface Study {
   trials: Trial[];
   queue: QueuedParams[];
   createdAt: number;
+  /** What the study's owner keeps with it (Optuna's user attributes), e.g. the base run the CLI's trials train; plain JSON. */
+  userAttrs?: Record<string, unknown>;
 }
 
 /** Draws a trial's parameters; implementations are deterministic in their seed, the study and the trial number. */
