@@ -14,6 +14,7 @@ import { ClassifierModel, isArchName } from '../model/model';
 import { Rng } from '../model/rng';
 import { crossEntropy } from '../model/train';
 import { initNodeBackend } from '../node/backend';
+import { medianSeconds } from './median';
 
 const { values: v } = parseArgs({
   options: {
@@ -32,18 +33,6 @@ const size = Number(v.size);
 const trainBatch = Number(v['train-batch']);
 const inferBatch = Number(v['infer-batch']);
 const repeats = Number(v.repeats);
-
-async function medianSeconds(fn: () => Promise<void>, n: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
-}
 
 setThreadsCount(threads);
 const backend = await initNodeBackend('wasm');

@@ -13,18 +13,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { headOnlyData, headOnlyEndToEnd, type HeadOnlyResult } from './head-only';
 
-const { values: v } = parseArgs({ options: { short: { type: 'boolean' }, arch: { type: 'string', default: 'squeezenet1_1' }, out: { type: 'string' } } });
+const { values: v } = parseArgs({
+  options: { short: { type: 'boolean' }, arch: { type: 'string', default: 'squeezenet1_1' }, out: { type: 'string' }, 'no-head-only': { type: 'boolean' } },
+});
 const ROOT = path.resolve(import.meta.dirname, '..');
 const short = v.short ?? false;
 const params = short
   ? { size: 64, trainBatch: 4, inferBatch: 4, repeats: 1, threads: [1] }
   : { size: 150, trainBatch: 32, inferBatch: 64, repeats: 5, threads: [1, 2] };
+const headOnlyEpochs = short ? 1 : 5;
 
 interface Result {
   contender: string;
   version: string;
   threads: number;
+  /** Absent for inference-only contenders (ONNX Runtime). */
   trainImagesPerSecond: number;
   latencyMs: number;
   inferImagesPerSecond: number;
@@ -40,11 +45,12 @@ function run(cmd: string, args: string[]): Result {
 }
 
 const common = ['--arch', v.arch!, '--size', String(params.size), '--train-batch', String(params.trainBatch), '--infer-batch', String(params.inferBatch), '--repeats', String(params.repeats)];
-const rows: Array<{ threads: number; scenelab: Result; pytorch: Result }> = [];
+const rows: Array<{ threads: number; scenelab: Result; pytorch: Result; onnxruntime: Omit<Result, 'trainImagesPerSecond'> }> = [];
 for (const threads of params.threads) {
   const scenelab = run(process.execPath, ['--import', 'tsx', 'bench/scenelab-step.ts', ...common, '--threads', String(threads)]);
   const pytorch = run('/usr/bin/python3', ['bench/reference/torch_bench.py', ...common, '--threads', String(threads)]);
-  rows.push({ threads, scenelab, pytorch });
+  const onnxruntime = run(process.execPath, ['--import', 'tsx', 'bench/ort-infer.ts', ...common, '--threads', String(threads)]);
+  rows.push({ threads, scenelab, pytorch, onnxruntime });
 }
 
 const macs = rows[0]!.pytorch.forwardMacsPerImage!;
@@ -62,6 +68,28 @@ for (const { threads, scenelab: s, pytorch: p } of rows) {
   console.log(`| ${threads} | batch-1 latency ms | ${fmt(s.latencyMs)} | ${fmt(p.latencyMs)} | ${fmt(s.latencyMs / p.latencyMs, 2)}x | | |`);
   console.log(`| ${threads} | inference images/s | ${fmt(s.inferImagesPerSecond)} | ${fmt(p.inferImagesPerSecond)} | ${fmt(s.inferImagesPerSecond / p.inferImagesPerSecond, 2)}x | ${pct(s.inferImagesPerSecond, macs)} | ${pct(p.inferImagesPerSecond, macs)} |`);
   console.log(`| ${threads} | peak RSS MiB | ${fmt(s.peakRssMiB, 0)} | ${fmt(p.peakRssMiB, 0)} | ${fmt(s.peakRssMiB / p.peakRssMiB, 2)}x | | |`);
+}
+console.log('\nONNX Runtime (onnxruntime-web, wasm, in Node) on the model SceneLab exports, inference only:');
+console.log('| threads | measure | ONNX Runtime | PyTorch | ONNX Runtime ÷ PyTorch | SceneLab ÷ ONNX Runtime |');
+console.log('|--:|---|--:|--:|--:|--:|');
+for (const { threads, scenelab: s, pytorch: p, onnxruntime: o } of rows) {
+  console.log(`| ${threads} (ORT ${o.threads}) | batch-1 latency ms | ${fmt(o.latencyMs)} | ${fmt(p.latencyMs)} | ${fmt(o.latencyMs / p.latencyMs, 2)}x | ${fmt(s.latencyMs / o.latencyMs, 2)}x |`);
+  console.log(`| ${threads} (ORT ${o.threads}) | inference images/s | ${fmt(o.inferImagesPerSecond)} | ${fmt(p.inferImagesPerSecond)} | ${fmt(o.inferImagesPerSecond / p.inferImagesPerSecond, 2)}x | ${fmt(s.inferImagesPerSecond / o.inferImagesPerSecond, 2)}x |`);
+}
+
+let headOnly: HeadOnlyResult[] = [];
+if (!v['no-head-only']) {
+  const data = headOnlyData(ROOT, short);
+  try {
+    headOnly = headOnlyEndToEnd({ root: ROOT, ...data, epochs: headOnlyEpochs, threads: params.threads });
+  } finally {
+    data.cleanup();
+  }
+  const scene = headOnly[0]!;
+  console.log(`\nHead-only training end to end (${short ? 'a few linked images' : 'the shared train set, scored on its test set'}; frozen pretrained backbone, ${headOnlyEpochs} epoch(s), batch 32, Adam 1e-3, flips; whole processes, decoding included):`);
+  console.log('| contender | threads | seconds | test accuracy | peak RSS MiB | SceneLab ÷ this (time) |');
+  console.log('|---|--:|--:|--:|--:|--:|');
+  for (const r of headOnly) console.log(`| ${r.contender} | ${r.threads} | ${fmt(r.seconds)} | ${fmt(r.testAccuracy, 4)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(scene.seconds / r.seconds, 2)}x |`);
 }
 if (rows.some((r) => r.scenelab.threads !== r.threads)) console.log('note: tfjs-wasm in Node runs single-threaded here (no threaded wasm build loaded); the SceneLab rows at 2 threads used 1.');
 
@@ -86,6 +114,6 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = v.out ?? path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 const base = path.join(outDir, `${short ? 'short-' : ''}${stamp}`);
-writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), params, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model }, forwardMacsPerImage: macs, peakMacsPerSecond: peak, rows }, null, 2) + '\n');
+writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), params, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model }, forwardMacsPerImage: macs, peakMacsPerSecond: peak, rows, headOnly }, null, 2) + '\n');
 writeFileSync(`${base}.svg`, chart());
 console.log(`raw numbers: ${path.relative(ROOT, base)}.json, chart: ${path.relative(ROOT, base)}.svg`);
