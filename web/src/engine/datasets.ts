@@ -161,10 +161,13 @@ export class Datasets {
         );
         while (queue.length > 0) await store(queue.splice(0, IMPORT_BATCH));
       }
-      const classes = classesOfCounts(ds.counts);
+      let classes = classesOfCounts(ds.counts);
       await this.ctx.write('the dataset summary', async () => {
         const tx = db.transaction(['datasets', 'labels'], 'readwrite');
         const cur = (await tx.objectStore('datasets').get(ds.id)) ?? ds;
+        // Adding to a dataset keeps its class list and order (classes made while labelling, maybe still empty).
+        const had = (await tx.objectStore('labels').get(ds.id))?.classes ?? [];
+        classes = [...had, ...classes.filter((c) => !had.includes(c))];
         cur.status = 'ready';
         cur.problems = [...cur.problems, ...skipped].slice(0, 5000);
         await tx.objectStore('datasets').put(cur);
@@ -249,8 +252,10 @@ export class Datasets {
   async deleteDataset(id: string): Promise<void> {
     const db = await this.ctx.db();
     const keys = await db.getAllKeysFromIndex('images', 'byDataset', id);
-    const tx = db.transaction(['images', 'datasets', 'labels'], 'readwrite');
+    const history = await db.getAllKeysFromIndex('labelHistory', 'byDataset', id);
+    const tx = db.transaction(['images', 'datasets', 'labels', 'labelHistory'], 'readwrite');
     for (const k of keys) void tx.objectStore('images').delete(k);
+    for (const k of history) void tx.objectStore('labelHistory').delete(k);
     void tx.objectStore('datasets').delete(id);
     void tx.objectStore('labels').delete(id);
     await tx.done;

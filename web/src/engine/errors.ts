@@ -1,4 +1,5 @@
 import { ModelFormatError } from '../../../model/artifacts';
+import { LabelActionError } from '../../../model/labels';
 import { PthFormatError } from '../../../model/pth';
 
 /**
@@ -53,6 +54,7 @@ const ENGINE_ERRORS: Record<string, { prototype: Error }> = {
   DeviceLostError,
   EngineRestartedError,
   BundleFormatError,
+  LabelActionError,
 };
 
 /** Rebuilds an engine error from the wire: the same class (so `instanceof` works), name and message. */

@@ -6,6 +6,8 @@
  */
 import { EngineContext, type LocalEngineDeps } from './context';
 import { Datasets } from './datasets';
+import { LabelFiles } from './label-io';
+import { Labels } from './labels';
 import { Models } from './models';
 import { Runs } from './runs';
 import type { BackendInfo, BackendPreference, Engine, StorageInfo } from './types';
@@ -20,6 +22,8 @@ export class LocalEngine implements Engine {
   private readonly weights: Weights;
   private readonly runs: Runs;
   private readonly models: Models;
+  private readonly labels: Labels;
+  private readonly labelFiles: LabelFiles;
 
   constructor(deps: LocalEngineDeps) {
     this.ctx = new EngineContext(deps);
@@ -27,6 +31,8 @@ export class LocalEngine implements Engine {
     this.weights = new Weights(this.ctx);
     this.runs = new Runs(this.ctx);
     this.models = new Models(this.ctx);
+    this.labels = new Labels(this.ctx);
+    this.labelFiles = new LabelFiles(this.ctx, this.labels, (id) => this.deleteDataset(id));
   }
 
   async init(preference: BackendPreference): Promise<BackendInfo> {
@@ -43,11 +49,22 @@ export class LocalEngine implements Engine {
     return this.ctx.deps.storage ? this.ctx.deps.storage() : { usage: 0, quota: 0, persisted: false };
   }
 
-  importDataset: Engine['importDataset'] = (request, options) => this.datasets.importDataset(request, options);
+  // Calls that change a dataset's images outside the labelling steps drop its cached label state.
+  importDataset: Engine['importDataset'] = (request, options) => this.datasets.importDataset(request, options).finally(() => request.datasetId && this.labels.forget(request.datasetId));
   listDatasets: Engine['listDatasets'] = () => this.datasets.listDatasets();
   images: Engine['images'] = (query) => this.datasets.images(query);
-  resplit: Engine['resplit'] = (request) => this.datasets.resplit(request);
-  deleteDataset: Engine['deleteDataset'] = (id) => this.datasets.deleteDataset(id);
+  resplit: Engine['resplit'] = (request) => this.datasets.resplit(request).finally(() => this.labels.forget(request.datasetId));
+  deleteDataset: Engine['deleteDataset'] = (id) => this.datasets.deleteDataset(id).finally(() => this.labels.forget(id));
+
+  labelSummary: Engine['labelSummary'] = (datasetId) => this.labels.summary(datasetId);
+  labelEntries: Engine['labelEntries'] = (datasetId) => this.labels.entries(datasetId);
+  labelImages: Engine['labelImages'] = (request) => this.labels.label(request);
+  editClasses: Engine['editClasses'] = (edit) => this.labels.editClasses(edit);
+  undoLabel: Engine['undoLabel'] = (datasetId) => this.labels.undo(datasetId);
+  redoLabel: Engine['redoLabel'] = (datasetId) => this.labels.redo(datasetId);
+  predictLabels: Engine['predictLabels'] = (request, options) => this.models.predict(request, options);
+  exportLabels: Engine['exportLabels'] = (request) => this.labelFiles.exportLabels(request);
+  importLabels: Engine['importLabels'] = (request) => this.labelFiles.importLabels(request);
 
   importWeights: Engine['importWeights'] = (name, file) => this.weights.importWeights(name, file);
   listWeights: Engine['listWeights'] = () => this.weights.listWeights();

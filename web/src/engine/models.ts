@@ -6,7 +6,9 @@ import { exportModelFiles, importModelFiles, readModelJson, unzipModelFiles, zip
 import type { Split } from '../../../model/data/records';
 import { classify, evaluate } from '../../../model/evaluate';
 import type { ClassifierModel } from '../../../model/model';
+import { preprocessImages } from '../../../model/preprocess';
 import { readBundleRun } from './bundle';
+import type { PredictRequest, PredictResult } from './label-types';
 import { IdbImageSource, uuid, type EngineContext } from './context';
 import type { ModelRow } from './store-schema';
 import {
@@ -19,6 +21,9 @@ import {
   type EvaluateResult,
   type ModelSummary,
 } from './types';
+
+/** Images decoded and run through the model at once when predicting over a dataset. */
+const PREDICT_BATCH = 32;
 
 export class Models {
   constructor(private readonly ctx: EngineContext) {}
@@ -90,6 +95,30 @@ export class Models {
     return { results, latencyMs, backend: backend.name };
   }
 
+
+  /** Class probabilities of a dataset's images (all, or the unlabelled ones) under a model, 32 at a time. */
+  async predict(request: PredictRequest, options: CallOptions = {}): Promise<PredictResult> {
+    const db = await this.ctx.db();
+    const { model } = await this.modelFor(request.modelId);
+    const ids = await (request.which === 'unlabelled'
+      ? db.getAllKeysFromIndex('images', 'byDatasetLabel', [request.datasetId, ''])
+      : db.getAllKeysFromIndex('images', 'byDataset', request.datasetId));
+    const c = model.numClasses;
+    const probabilities = new Float32Array(ids.length * c);
+    const source = new IdbImageSource(db, this.ctx.deps.decoder, ids, new Int32Array(ids.length));
+    for (let i = 0; i < ids.length; i += PREDICT_BATCH) {
+      options.signal?.throwIfAborted();
+      const n = Math.min(PREDICT_BATCH, ids.length - i);
+      const images = await Promise.all(Array.from({ length: n }, (_, k) => source.load(i + k, options.signal)));
+      const x = preprocessImages(images, model.preprocessing);
+      const p = model.predict(x);
+      x.dispose();
+      probabilities.set((await p.data()) as Float32Array, i * c);
+      p.dispose();
+      options.onProgress?.({ stage: 'predict', done: i + n, total: ids.length });
+    }
+    return { modelId: request.modelId, labels: [...model.labels], ids, probabilities };
+  }
 
   async listModels(): Promise<ModelSummary[]> {
     const db = await this.ctx.db();

@@ -40,6 +40,15 @@ export const ENGINE_METHODS = {
   importModel: { progress: 'none', args: 2 },
   deleteModel: { progress: 'none', args: 1 },
   storage: { progress: 'none', args: 0 },
+  labelSummary: { progress: 'none', args: 1 },
+  labelEntries: { progress: 'none', args: 1 },
+  labelImages: { progress: 'none', args: 1 },
+  editClasses: { progress: 'none', args: 1 },
+  undoLabel: { progress: 'none', args: 1 },
+  redoLabel: { progress: 'none', args: 1 },
+  predictLabels: { progress: 'progress', args: 1 },
+  exportLabels: { progress: 'none', args: 1 },
+  importLabels: { progress: 'none', args: 1 },
 } as const satisfies Record<keyof Engine, { progress: ProgressKind; args: number }>;
 
 export type Method = keyof typeof ENGINE_METHODS;

@@ -22,6 +22,14 @@ import {
 } from './types';
 
 const DEFAULT_FEATURE_LIMIT = 1024 * 2 ** 20;
+
+/** The images of a pool whose label a person gave or confirmed (not set by a cloud service). */
+async function confirmedOnly(db: Db, ctx: EngineContext, pool: IdbImageSource): Promise<IdbImageSource> {
+  const tx = db.transaction('images');
+  const rows = await Promise.all(pool.ids.map((id) => tx.store.get(id)));
+  const keep = rows.flatMap((row, i) => (row && row.provenance?.source !== 'cloud' ? [i] : []));
+  return new IdbImageSource(db, ctx.deps.decoder, keep.map((i) => pool.ids[i]!), Int32Array.from(keep, (i) => pool.label(i)));
+}
 const lockName = (runId: string): string => `scenelab-run-${runId}`;
 
 export class Runs {
@@ -106,6 +114,7 @@ export class Runs {
 
   /** Training sources: labelled train/unassigned images, and the dataset's own validation split when it has one. */
   private async sources(db: Db, config: TrainConfig, classes: string[]): Promise<{ pool: IdbImageSource; validation: IdbImageSource }> {
+    // Labels a person gave or confirmed only, when the run asks: cloud labels stay out of the pool.
     const collect = async (splits: Split[]): Promise<IdbImageSource> => {
       const ids: number[] = [];
       const labels: number[] = [];
@@ -119,7 +128,8 @@ export class Runs {
       }
       return new IdbImageSource(db, this.ctx.deps.decoder, ids, Int32Array.from(labels));
     };
-    return { pool: await collect(['train', 'unassigned']), validation: await collect(['validation']) };
+    const pool = await collect(['train', 'unassigned']);
+    return { pool: config.confirmedOnly ? await confirmedOnly(db, this.ctx, pool) : pool, validation: await collect(['validation']) };
   }
 
   private async attempt(run: RunRow, checkpoint: TrainCheckpoint | null, options: CallOptions<TrainProgress>): Promise<TrainOutcome> {

@@ -6,6 +6,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import type { DataProblem, Split } from '../../../model/data/records';
 import type { DatasetSummary, ModelSummary, RunSummary, SplitCounts, WeightsSummary } from './types';
+import type { HistoryEntry, Provenance } from '../../../model/labels';
 import type { NamedWeight } from '../../../model/model';
 import type { TrainCheckpoint } from '../../../model/train';
 
@@ -23,6 +24,8 @@ export interface ImageRow {
   copy: Blob | null;
   width: number;
   height: number;
+  /** The last change to the label (absent or null: as imported with the dataset). */
+  provenance?: Provenance | null;
 }
 
 export interface DatasetRow extends Omit<DatasetSummary, 'classes'> {}
@@ -49,6 +52,14 @@ export interface ModelRow extends ModelSummary {
   files: Map<string, Uint8Array>;
 }
 
+/** One undoable labelling step of a dataset, on its undo or redo stack; `seq` orders each stack. */
+export interface LabelHistoryRow {
+  seq?: number;
+  datasetId: string;
+  stack: 'undo' | 'redo';
+  entry: HistoryEntry;
+}
+
 export interface SettingRow {
   key: string;
   value: unknown;
@@ -67,6 +78,7 @@ export interface SceneLabDB extends DBSchema {
   checkpoints: { key: string; value: CheckpointRow };
   models: { key: string; value: ModelRow };
   settings: { key: string; value: SettingRow };
+  labelHistory: { key: number; value: LabelHistoryRow; indexes: { byDataset: string } };
 }
 
 export type Db = IDBPDatabase<SceneLabDB>;
@@ -74,7 +86,8 @@ type UpgradeTx = IDBPTransaction<SceneLabDB, StoreNames<SceneLabDB>[], 'versionc
 
 /**
  * Schema steps. Version 1 was the first release (datasets and images by dataset only);
- * version 2 added the split/label indexes training reads keys from and the weights hash index.
+ * version 2 added the split/label indexes training reads keys from and the weights hash index;
+ * then the labelling history.
  * Never edit a shipped step: add one.
  */
 export const MIGRATIONS: ReadonlyArray<(db: Db, tx: UpgradeTx) => void> = [
@@ -95,6 +108,10 @@ export const MIGRATIONS: ReadonlyArray<(db: Db, tx: UpgradeTx) => void> = [
     images.createIndex('byDatasetLabel', ['datasetId', 'label']);
     images.createIndex('byDatasetSplitLabel', ['datasetId', 'split', 'label']);
     tx.objectStore('weights').createIndex('bySha', 'sha256');
+  },
+  // Labelling history (undo/redo per dataset), kept across reloads.
+  (db) => {
+    db.createObjectStore('labelHistory', { keyPath: 'seq', autoIncrement: true }).createIndex('byDataset', 'datasetId');
   },
 ];
 

@@ -13,6 +13,7 @@ import type { EvalReport, Prediction } from '../../../model/evaluate';
 import type { PreprocessSpec, RawImage } from '../../../model/preprocess';
 import type { RunConfig } from '../../../model/run/config';
 import type { EpochRecord, TrainEvent } from '../../../model/train';
+import type { LabelEngine } from './label-types';
 
 /** What a `Blob`/`File` offers that the engine uses. */
 export interface BinaryFile {
@@ -164,6 +165,8 @@ export interface TrainConfig extends RunConfig {
   datasetId: string;
   weightsId: string | null;
   name?: string;
+  /** Train only on labels a person gave or confirmed (imported with the dataset, by hand, an accepted suggestion), not on cloud labels. */
+  confirmedOnly?: boolean;
 }
 
 /** `interrupted`: stored as running, but nothing is running it (the tab was closed or reloaded): resumable. */
@@ -256,7 +259,7 @@ export interface StorageInfo {
 }
 
 /** The engine. Every long call takes an `AbortSignal` and reports typed progress. */
-export interface Engine {
+export interface Engine extends LabelEngine {
   /** Chooses a backend (the preference first, then the fallback order) and returns what was chosen. */
   init(preference: BackendPreference): Promise<BackendInfo>;
   backend(): Promise<BackendInfo | null>;
