@@ -31,10 +31,12 @@ export async function startLoadServer(dir: string): Promise<{ proc: ServerProces
     SCENELAB_LOG_LEVEL: 'warn',
   });
   const url = await proc.started;
-  for (let i = 0; i < 200; i++) {
+  // Loading the model in the worker thread takes a second alone, much longer on a busy machine.
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
     const h = (await (await fetch(`${url}/healthz`)).json()) as { prediction: { ready: boolean } };
     if (h.prediction.ready) return { proc, url };
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`model did not load:\n${proc.output()}`);
 }

@@ -95,10 +95,21 @@ export function vertexMachines(gcs: GcsEmulator, options: { log?: (line: string)
     const synced = new Map<string, number>();
     const sync = (): void => {
       for (const f of listFiles(bucketDir)) {
-        const { mtimeMs, size } = statSync(path.join(bucketDir, f));
-        if (before.has(f) || synced.get(f) === mtimeMs + size) continue;
-        synced.set(f, mtimeMs + size);
-        gcs.put(f, readFileSync(path.join(bucketDir, f)), f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        // The trainer writes a run into a temporary folder and renames it when done, so a file
+        // listed a moment ago may be gone (or half there): take it on the next pass.
+        let stamp: number;
+        let bytes: Buffer;
+        try {
+          const { mtimeMs, size } = statSync(path.join(bucketDir, f));
+          stamp = mtimeMs + size;
+          if (before.has(f) || synced.get(f) === stamp) continue;
+          bytes = readFileSync(path.join(bucketDir, f));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw e;
+        }
+        synced.set(f, stamp);
+        gcs.put(f, bytes, f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
       }
     };
     const syncing = setInterval(sync, 100);

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GcsEmulator } from '../emulators/gcs-emulator';
 import { JobEmulator } from '../emulators/job-emulator';
 import { vertexMachines } from '../emulators/vertex-machines';
@@ -55,6 +55,11 @@ describe('scenelab cloud train', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  // Each test starts with a working network, whatever the one before it left behind.
+  beforeEach(() => {
+    jobs.unavailable = 0;
+  });
+
   it('--dry-run writes the CustomJob exactly as it would be sent, and the trainer beside it', async () => {
     const dir = path.join(tmp, 'dry');
     const r = await scenelab(['cloud', 'train', ...common('dry-1'), '--replicas', '2', '--machine-type', 'n1-standard-8', '--accelerator', 'NVIDIA_TESLA_T4:1', '--dry-run', dir]);
@@ -95,8 +100,11 @@ describe('scenelab cloud train', () => {
   it('stages, submits, follows through a network drop, runs two replicas and brings the run back for eval', async () => {
     const out = path.join(tmp, 'run');
     const pending = scenelab(['cloud', 'train', ...common('job-1'), '--replicas', '2', '--out', out, ...endpoints()]);
-    // Drop the connection for two polls once following has begun.
-    for (let i = 0; i < 600 && !jobs.calls.some((c) => c.method === 'GetCustomJob'); i++) await new Promise((r) => setTimeout(r, 50));
+    // Drop the connection for two polls once following has begun (staging alone can take a
+    // minute on a busy machine, and a drop during CreateCustomJob is another test's matter).
+    let settled = false;
+    void pending.finally(() => (settled = true));
+    while (!settled && !jobs.calls.some((c) => c.method === 'GetCustomJob')) await new Promise((r) => setTimeout(r, 50));
     jobs.unavailable = 2;
     const r = await pending;
     expect(r.code, r.stderr).toBe(0);

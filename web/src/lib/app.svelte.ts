@@ -125,17 +125,22 @@ export class AppState {
           if (p.type === 'checkpoint') void this.engine.listRuns().then((runs) => (this.runs = runs));
         },
       });
-      // The newest model becomes the one Classify uses.
+      // The newest model becomes the one Classify uses. It is listed before the news is told,
+      // so a screen opened on "Training finished" already has it.
       if (outcome.model) await this.setSetting('activeModelId', outcome.model.id);
+      this.training = false;
+      await this.refresh();
       this.info(outcome.run.status === 'done' ? `Training finished: ${outcome.run.name}` : `Training stopped after ${outcome.run.history.length} epoch(s)`);
       return outcome;
     } catch (e) {
       this.fail(e);
       return null;
     } finally {
-      this.training = false;
       this.trainController = null;
-      await this.refresh();
+      if (this.training) {
+        this.training = false;
+        await this.refresh();
+      }
     }
   }
 
