@@ -5,6 +5,7 @@ const HELP = `scenelab — train, evaluate and run SceneLab image classifiers
 Usage:
   scenelab train   --data DIR|FILE --arch squeezenet1_1|mobilenet_v3_small --out RUN_DIR [options]
   scenelab eval    --model RUN_DIR|BUNDLE --data DIR|FILE [--json]
+  scenelab tune    --data DIR|FILE --study FILE.json --trials N|--time-budget S [--freeze] [--best-out RUN_DIR] [options]
   scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
   scenelab export  --model RUN_DIR|BUNDLE (--pth FILE | --bundle FILE)
   scenelab deploy  --model RUN_DIR|BUNDLE --project P --region R --bucket B --image IMAGE_URI [options]
@@ -16,6 +17,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./commands/train')).trainCommand,
+  tune: async () => (await import('./commands/tune')).tuneCommand,
   eval: async () => (await import('./commands/eval')).evalCommand,
   predict: async () => (await import('./commands/predict')).predictCommand,
   export: async () => (await import('./commands/export')).exportCommand,

@@ -1,13 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { readPth } from '../../model/pth';
 import { runTraining } from '../../model/run/pipeline';
-import type { StateDict } from '../../model/tensor-data';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
-import { classesOf, labelledSource, readLocalDataset } from '../../node/data';
-import { writeModelDir } from '../../node/model-store';
 import { parse } from '../args';
 import { UsageError } from '../errors';
 import { createTrainProgress } from '../progress';
+import { readRunData, readWeightsFlag, writeRunDir } from '../run-input';
 import { RUN_FLAGS, RUN_FLAGS_HELP, runConfigFromFlags } from '../run-options';
 
 const HELP = `scenelab train — fine-tune a classifier on a labelled image folder
@@ -36,32 +32,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const config = runConfigFromFlags(v);
   if (!v.out) throw new UsageError('--out is required (the run directory to write)');
 
-  let weights: StateDict | null = null;
-  if (v.weights) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(v.weights);
-    } catch {
-      throw new UsageError(`--weights ${v.weights}: no such file`);
-    }
-    try {
-      weights = readPth(bytes);
-    } catch (e) {
-      throw new UsageError(`--weights ${v.weights}: ${(e as Error).message}`);
-    }
-  }
-
-  const ds = await readLocalDataset(v.data, v['gs-root']);
-  const trainRecords = ds.records.filter((r) => r.label !== null && (r.split === 'train' || r.split === 'unassigned' || r.split === 'validation'));
-  const classes = classesOf(trainRecords);
-  if (classes.length < 2) throw new UsageError(`--data ${v.data}: found ${classes.length} class folder(s) with images; need at least 2`);
-  for (const p of ds.problems) process.stderr.write(`skipped ${p.source}: ${p.reason}\n`);
+  const weights = v.weights ? await readWeightsFlag(v.weights) : null;
+  const { classes, pool, validation, problems } = await readRunData(v.data, { gsRoot: v['gs-root'] });
+  for (const p of problems) process.stderr.write(`skipped ${p.source}: ${p.reason}\n`);
 
   const backend = await initNodeBackend(backendFromOptions(v.backend));
   const log = (s: string): void => void (v.json ? process.stderr : process.stdout).write(s + '\n');
-  // Validation comes from the import file's own split when it has one, else from a seeded hold-out.
-  const { source: pool } = labelledSource(ds, trainRecords.filter((r) => r.split !== 'validation'), classes);
-  const { source: validation } = labelledSource(ds, trainRecords.filter((r) => r.split === 'validation'), classes);
 
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
@@ -84,7 +60,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   ).finally(() => process.off('SIGINT', onSigint));
   const trainSeconds = (performance.now() - started) / 1000;
   const { result, metrics } = run;
-  await writeModelDir(v.out, new Map([...run.files, ['model.pth', run.pth]]));
+  await writeRunDir(v.out, run);
   const summary = {
     out: v.out,
     epochs: result.history.length,
