@@ -63,11 +63,13 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const searching = budget.maxTrials !== undefined || budget.maxSeconds !== undefined;
   if (!searching && !v['best-out']) throw new UsageError('give --trials N or --time-budget SECONDS (or --best-out RUN_DIR to write the best trial of a study)');
   if (v.objective !== undefined && !OBJECTIVE_FLAGS[v.objective]) throw new UsageError(`--objective must be ${Object.keys(OBJECTIVE_FLAGS).join(' or ')}, got "${v.objective}"`);
-  const sampler = makeSampler(v.sampler, numberOption('seed', v.seed, 0, true));
+  makeSampler(v.sampler, 0); // a bad name is refused before anything is read
   const pruner = makePruner(v.pruner);
 
   const setup = await tuneSetup(v.study, v);
   const { study, space, objective } = setup;
+  // The run's seed seeds the sampler too, so a study continued without flags samples as it began.
+  const sampler = makeSampler(v.sampler, setup.run.config.options.seed);
   if (!searching && !bestTrial(study)) throw new UsageError(`--study ${v.study} has no complete trial yet: run trials first (--trials N)`);
   await initNodeBackend(backendFromOptions(v.backend));
   const base = await loadBaseRun(setup.run, space);
