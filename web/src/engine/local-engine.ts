@@ -2,7 +2,7 @@
  * The engine, in-process: model/ driven over the IndexedDB store. The worker hosts one of
  * these (worker.ts); tests run one directly in Node with fake-indexeddb and a sharp decoder.
  * It never touches the DOM: decoding, backend choice and storage estimates are injected.
- * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts, models.ts.
+ * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts, models.ts, studies.ts.
  */
 import { EngineContext, type LocalEngineDeps } from './context';
 import { Datasets } from './datasets';
@@ -10,6 +10,7 @@ import { LabelFiles } from './label-io';
 import { Labels } from './labels';
 import { Models } from './models';
 import { Runs } from './runs';
+import { Studies } from './studies';
 import type { BackendInfo, BackendPreference, Engine, StorageInfo } from './types';
 import { Weights } from './weights';
 
@@ -24,6 +25,7 @@ export class LocalEngine implements Engine {
   private readonly models: Models;
   private readonly labels: Labels;
   private readonly labelFiles: LabelFiles;
+  private readonly studies: Studies;
 
   constructor(deps: LocalEngineDeps) {
     this.ctx = new EngineContext(deps);
@@ -33,6 +35,7 @@ export class LocalEngine implements Engine {
     this.models = new Models(this.ctx);
     this.labels = new Labels(this.ctx);
     this.labelFiles = new LabelFiles(this.ctx, this.labels, (id) => this.deleteDataset(id));
+    this.studies = new Studies(this.ctx);
   }
 
   async init(preference: BackendPreference): Promise<BackendInfo> {
@@ -82,4 +85,11 @@ export class LocalEngine implements Engine {
   exportModel: Engine['exportModel'] = (id) => this.models.exportModel(id);
   importModel: Engine['importModel'] = (name, bundle) => this.models.importModel(name, bundle);
   deleteModel: Engine['deleteModel'] = (id) => this.models.deleteModel(id);
+
+  createStudy: Engine['createStudy'] = (config) => this.studies.createStudy(config);
+  runStudy: Engine['runStudy'] = (request, options) => this.studies.runStudy(request, options);
+  listStudies: Engine['listStudies'] = () => this.studies.listStudies();
+  getStudy: Engine['getStudy'] = (id) => this.studies.getStudy(id);
+  deleteStudy: Engine['deleteStudy'] = (id) => this.studies.deleteStudy(id);
+  modelFromBestTrial: Engine['modelFromBestTrial'] = (studyId, options) => this.studies.modelFromBestTrial(studyId, options);
 }

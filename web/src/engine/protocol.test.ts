@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { StudyProgress } from './study-types';
 import type { Engine, Progress, TrainProgress } from './types';
 import { DeviceLostError, EngineRestartedError, StorageFullError } from './errors';
 import { connectEngine, ENGINE_METHODS, serveEngine, type EngineMessage, type EngineRequest, type Method, type Port } from './protocol';
@@ -30,7 +31,7 @@ const notUsed = (): never => {
 /** An engine whose long calls report progress, honour their signal, and fail by name. */
 function scriptedEngine(): Engine {
   const base = Object.fromEntries(
-    ['init', 'backend', 'listDatasets', 'images', 'resplit', 'deleteDataset', 'importWeights', 'listWeights', 'deleteWeights', 'resume', 'listRuns', 'deleteRun', 'classify', 'listModels', 'importModel', 'deleteModel', 'storage'].map((k) => [k, notUsed]),
+    ['init', 'backend', 'listDatasets', 'images', 'resplit', 'deleteDataset', 'importWeights', 'listWeights', 'deleteWeights', 'resume', 'listRuns', 'deleteRun', 'classify', 'listModels', 'importModel', 'deleteModel', 'storage', 'createStudy', 'listStudies', 'getStudy', 'deleteStudy', 'modelFromBestTrial'].map((k) => [k, notUsed]),
   ) as unknown as Engine;
   return {
     ...base,
@@ -49,6 +50,13 @@ function scriptedEngine(): Engine {
       return { run: { id: 'r', status: 'cancelled', config } as never, model: null };
     },
     exportModel: async () => Uint8Array.of(1, 2, 3),
+    runStudy: async (request, o = {}) => {
+      o.onProgress?.({ type: 'resumed', interrupted: [2] });
+      o.onProgress?.({ type: 'trial-start', trial: 3, params: { learningRate: 0.01 }, retryOf: 2 });
+      await new Promise<void>((resolve) => o.signal?.addEventListener('abort', () => resolve(), { once: true }));
+      o.onProgress?.({ type: 'done', reason: 'aborted', trialsRun: 1 });
+      return { study: { id: request.studyId } as never, reason: 'aborted', trialsRun: 1 };
+    },
   };
 }
 
@@ -79,6 +87,25 @@ describe('engine protocol', () => {
     });
     await expect(training).resolves.toMatchObject({ run: { status: 'cancelled' }, model: null });
     expect(events).toEqual(['run', 'checkpoint']);
+  });
+
+  it("a study's search events cross as study progress, and an abort stops the search", async () => {
+    const engine = overChannel(scriptedEngine());
+    const stop = new AbortController();
+    const events: StudyProgress[] = [];
+    const out = await engine.runStudy(
+      { studyId: 's' },
+      {
+        signal: stop.signal,
+        onProgress: (e) => {
+          events.push(e);
+          if (e.type === 'trial-start') stop.abort();
+        },
+      },
+    );
+    expect(out).toMatchObject({ study: { id: 's' }, reason: 'aborted', trialsRun: 1 });
+    expect(events.map((e) => e.type)).toEqual(['resumed', 'trial-start', 'done']);
+    expect(events[1]).toEqual({ type: 'trial-start', trial: 3, params: { learningRate: 0.01 }, retryOf: 2 });
   });
 
   it('moves result buffers rather than copying them', async () => {

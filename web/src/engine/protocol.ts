@@ -1,17 +1,18 @@
 /**
  * The one message protocol between the page and the engine worker, generated from one method
  * table ({@link ENGINE_METHODS}): every `Engine` method is a `call` with its arguments, answered
- * by a `result` or an `error` with the same `id`, with `progress` or `train-progress` events in
+ * by a `result` or an `error` with the same `id`, with `progress`, `train-progress` or `study-progress` events in
  * between for the long ones; `cancel` aborts a call. `serveEngine` dispatches from the table and
  * `connectEngine` builds the proxy from it, so a method added to `Engine` fails to compile until
  * the table says how it crosses.
  */
 import { isTransferableImage } from './images';
 import { engineErrorFrom, EngineRestartedError, type WireError } from './errors';
+import type { StudyProgress } from './study-types';
 import type { CallOptions, Engine, Progress, TrainProgress } from './types';
 
-/** How a method reports progress: not at all, as `Progress`, or as training events. */
-type ProgressKind = 'none' | 'progress' | 'train';
+/** How a method reports progress: not at all, as `Progress`, as training events or as a study's search events. */
+type ProgressKind = 'none' | 'progress' | 'train' | 'study';
 
 /**
  * Every engine method: how it reports progress and how many arguments it takes before its
@@ -39,6 +40,12 @@ export const ENGINE_METHODS = {
   exportModel: { progress: 'none', args: 1 },
   importModel: { progress: 'none', args: 2 },
   deleteModel: { progress: 'none', args: 1 },
+  createStudy: { progress: 'none', args: 1 },
+  runStudy: { progress: 'study', args: 1 },
+  listStudies: { progress: 'none', args: 0 },
+  getStudy: { progress: 'none', args: 1 },
+  deleteStudy: { progress: 'none', args: 1 },
+  modelFromBestTrial: { progress: 'train', args: 1 },
   storage: { progress: 'none', args: 0 },
   labelSummary: { progress: 'none', args: 1 },
   labelEntries: { progress: 'none', args: 1 },
@@ -65,7 +72,10 @@ export type EngineRequest = { [K in Method]: { type: 'call'; id: number; method:
 
 export type EngineResponse = { [K in Method]: { type: 'result'; id: number; method: K; value: ResultOf[K] } }[Method] | { type: 'error'; id: number; error: WireError };
 
-export type EngineEvent = { type: 'progress'; id: number; progress: Progress } | { type: 'train-progress'; id: number; progress: TrainProgress };
+export type EngineEvent =
+  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'train-progress'; id: number; progress: TrainProgress }
+  | { type: 'study-progress'; id: number; progress: StudyProgress };
 
 export type EngineMessage = EngineResponse | EngineEvent;
 
@@ -121,12 +131,7 @@ export function serveEngine(port: Port<EngineRequest, EngineMessage>, engine: En
     const controller = new AbortController();
     calls.set(req.id, controller);
     const kind = ENGINE_METHODS[method].progress as ProgressKind;
-    const options: CallOptions<never> | undefined =
-      kind === 'progress'
-        ? ({ signal: controller.signal, onProgress: (progress: Progress) => reply({ type: 'progress', id: req.id, progress }) } as CallOptions<never>)
-        : kind === 'train'
-          ? ({ signal: controller.signal, onProgress: (progress: TrainProgress) => reply({ type: 'train-progress', id: req.id, progress }) } as CallOptions<never>)
-          : undefined;
+    const options = callOptions(kind, controller.signal, req.id, (event) => reply(event));
     const fn = engine[method] as (...args: unknown[]) => Promise<unknown>;
     const args: unknown[] = [...(req.args as unknown[]), ...(options ? [options] : [])];
     Promise.resolve()
@@ -139,6 +144,24 @@ export function serveEngine(port: Port<EngineRequest, EngineMessage>, engine: En
   });
 }
 
+/** The `CallOptions` a served call gets: its signal, and progress sent back as the event its kind names. */
+function callOptions(kind: ProgressKind, signal: AbortSignal, id: number, send: (event: EngineEvent) => void): CallOptions<never> | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'progress':
+      return { signal, onProgress: (progress: Progress) => send({ type: 'progress', id, progress }) } as CallOptions<never>;
+    case 'train':
+      return { signal, onProgress: (progress: TrainProgress) => send({ type: 'train-progress', id, progress }) } as CallOptions<never>;
+    case 'study':
+      return { signal, onProgress: (progress: StudyProgress) => send({ type: 'study-progress', id, progress }) } as CallOptions<never>;
+    default: {
+      const unhandled: never = kind;
+      throw new Error(`unknown progress kind ${String(unhandled)}`);
+    }
+  }
+}
+
 /** Rebuilds errors by name so the UI can tell them apart (`instanceof`). */
 export type ErrorFactory = (wire: WireError) => Error;
 
@@ -147,6 +170,7 @@ interface Pending {
   fail: (error: Error) => void;
   progress?: ((p: Progress) => void) | undefined;
   trainProgress?: ((p: TrainProgress) => void) | undefined;
+  studyProgress?: ((p: StudyProgress) => void) | undefined;
 }
 
 /** What a caller may ask of the connection beyond the `Engine` calls. */
@@ -194,6 +218,9 @@ export function connectEngine(port: Port<EngineMessage, EngineRequest>, options:
       case 'train-progress':
         p.trainProgress?.(msg.progress);
         return;
+      case 'study-progress':
+        p.studyProgress?.(msg.progress);
+        return;
       case 'result':
       case 'error':
         pending.delete(msg.id);
@@ -228,6 +255,7 @@ export function connectEngine(port: Port<EngineMessage, EngineRequest>, options:
       pending.set(id, {
         ...(spec.progress === 'progress' && { progress: onProgress }),
         ...(spec.progress === 'train' && { trainProgress: onProgress }),
+        ...(spec.progress === 'study' && { studyProgress: onProgress }),
         fail: (error) => {
           done();
           reject(error);

@@ -3,33 +3,21 @@
  * the next backend when the GPU is lost. Every run trains through model/run/pipeline.ts; this
  * part adds what the app needs around it: IndexedDB checkpoints, Web Locks, the model store.
  */
-import type { Split } from '../../../model/data/records';
-import { readPth } from '../../../model/pth';
 import { isTrainEvent, runTraining } from '../../../model/run/pipeline';
-import type { StateDict } from '../../../model/tensor-data';
 import type { TrainCheckpoint } from '../../../model/train';
-import { IdbImageSource, uuid, type EngineContext } from './context';
-import type { Db, RunRow } from './store-schema';
+import { uuid, type EngineContext } from './context';
+import { featureCacheLimit, modelSummaryOf, startingWeights, trainingClasses, trainingSources } from './run-inputs';
+import type { RunRow } from './store-schema';
 import { DeviceLostError } from './errors';
 import {
   type BackendName,
   type CallOptions,
-  type ModelSummary,
   type RunSummary,
   type TrainConfig,
   type TrainOutcome,
   type TrainProgress,
 } from './types';
 
-const DEFAULT_FEATURE_LIMIT = 1024 * 2 ** 20;
-
-/** The images of a pool whose label a person gave or confirmed (not set by a cloud service). */
-async function confirmedOnly(db: Db, ctx: EngineContext, pool: IdbImageSource): Promise<IdbImageSource> {
-  const tx = db.transaction('images');
-  const rows = await Promise.all(pool.ids.map((id) => tx.store.get(id)));
-  const keep = rows.flatMap((row, i) => (row && row.provenance?.source !== 'cloud' ? [i] : []));
-  return new IdbImageSource(db, ctx.deps.decoder, keep.map((i) => pool.ids[i]!), Int32Array.from(keep, (i) => pool.label(i)));
-}
 const lockName = (runId: string): string => `scenelab-run-${runId}`;
 
 export class Runs {
@@ -112,46 +100,19 @@ export class Runs {
     return this.ctx.deps.locks ? this.ctx.deps.locks.request(lockName(run.id), go) : go();
   }
 
-  /** Training sources: labelled train/unassigned images, and the dataset's own validation split when it has one. */
-  private async sources(db: Db, config: TrainConfig, classes: string[]): Promise<{ pool: IdbImageSource; validation: IdbImageSource }> {
-    // Labels a person gave or confirmed only, when the run asks: cloud labels stay out of the pool.
-    const collect = async (splits: Split[]): Promise<IdbImageSource> => {
-      const ids: number[] = [];
-      const labels: number[] = [];
-      for (const [k, label] of classes.entries()) {
-        for (const split of splits) {
-          for (const id of await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [config.datasetId, split, label])) {
-            ids.push(id);
-            labels.push(k);
-          }
-        }
-      }
-      return new IdbImageSource(db, this.ctx.deps.decoder, ids, Int32Array.from(labels));
-    };
-    const pool = await collect(['train', 'unassigned']);
-    return { pool: config.confirmedOnly ? await confirmedOnly(db, this.ctx, pool) : pool, validation: await collect(['validation']) };
-  }
-
   private async attempt(run: RunRow, checkpoint: TrainCheckpoint | null, options: CallOptions<TrainProgress>): Promise<TrainOutcome> {
     const db = await this.ctx.db();
     const { config } = run;
-    const classes = (await db.get('labels', config.datasetId))?.classes ?? [];
-    if (classes.length < 2) throw new Error(`the dataset has ${classes.length} labelled class(es); training needs at least 2`);
-    const { pool, validation } = await this.sources(db, config, classes);
+    const classes = await trainingClasses(db, config.datasetId);
+    const { pool, validation } = await trainingSources(this.ctx, db, config.datasetId, classes, config.confirmedOnly);
     if (pool.size === 0) throw new Error('the dataset has no labelled training images');
-
-    let weights: { name: string; stateDict: StateDict } | null = null;
-    if (config.weightsId) {
-      const w = await db.get('weights', config.weightsId);
-      if (!w) throw new Error('the pretrained weights of this run were deleted; import them again');
-      weights = { name: w.name, stateDict: readPth(new Uint8Array(await w.data.arrayBuffer())) };
-    }
+    const weights = await startingWeights(db, config.weightsId);
     const lostController = new AbortController();
     this.lostControllers.add(lostController);
     const signal = options.signal ? AbortSignal.any([options.signal, lostController.signal]) : lostController.signal;
     try {
       options.onProgress?.({ type: 'run', runId: run.id, resumedFromEpoch: checkpoint?.epoch ?? 0 });
-      const { files, result, metrics, hyperparameters, preprocessing } = await runTraining(
+      const outcome = await runTraining(
         { config, classes, pool, validation, weights },
         {
           signal,
@@ -159,7 +120,7 @@ export class Runs {
             if (isTrainEvent(e)) options.onProgress?.(e);
           },
           // Past this, a frozen run recomputes backbone features per batch instead of caching them.
-          featureCacheLimitBytes: this.ctx.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT,
+          featureCacheLimitBytes: featureCacheLimit(this.ctx),
           ...(checkpoint && { resume: checkpoint }),
           onCheckpoint: async (c) => {
             // One transaction: the checkpoint and the run's progress land together or not at all.
@@ -177,27 +138,13 @@ export class Runs {
         },
       );
       if (this.deviceLost !== null) throw new DeviceLostError(this.deviceLost);
+      const { files, result } = outcome;
       run.history = result.history;
       if (result.history.length === 0) {
         await this.finishRun(run, 'cancelled', null, null);
         return { run: this.runSummary(run, []), model: null };
       }
-      const { split: _s, ...report } = metrics ?? { split: null };
-      const summary: ModelSummary = {
-        id: uuid(),
-        name: run.name,
-        arch: config.arch,
-        labels: classes,
-        preprocessing,
-        createdAt: Date.now(),
-        runId: run.id,
-        datasetId: config.datasetId,
-        hyperparameters: { ...hyperparameters },
-        history: result.history,
-        metrics: metrics ? (report as ModelSummary['metrics']) : null,
-        metricsSplit: metrics ? 'validation' : null,
-        bytes: [...files.values()].reduce((n, f) => n + f.length, 0),
-      };
+      const summary = modelSummaryOf(outcome, { name: run.name, labels: classes, runId: run.id, datasetId: config.datasetId });
       await this.ctx.write('the trained model', async () => {
         await db.put('models', { ...summary, files });
       });

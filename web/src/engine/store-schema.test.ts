@@ -9,7 +9,7 @@ describe('IndexedDB schema', () => {
   it('creates every store at the current version', async () => {
     const db = await openDb(fresh());
     expect(db.version).toBe(DB_VERSION);
-    expect([...db.objectStoreNames].sort()).toEqual(['checkpoints', 'datasets', 'images', 'labelHistory', 'labels', 'models', 'runs', 'settings', 'weights']);
+    expect([...db.objectStoreNames].sort()).toEqual(['checkpoints', 'datasets', 'images', 'labelHistory', 'labels', 'models', 'runs', 'settings', 'studies', 'studyModels', 'weights']);
     expect([...db.transaction('images').store.indexNames].sort()).toEqual(['byDataset', 'byDatasetLabel', 'byDatasetSplit', 'byDatasetSplitLabel']);
     db.close();
   });

@@ -7,6 +7,7 @@ import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type St
 import type { DataProblem, Split } from '../../../model/data/records';
 import type { DatasetSummary, ModelSummary, RunSummary, SplitCounts, WeightsSummary } from './types';
 import type { HistoryEntry, Provenance } from '../../../model/labels';
+import type { StudySummary } from './study-types';
 import type { NamedWeight } from '../../../model/model';
 import type { TrainCheckpoint } from '../../../model/train';
 
@@ -60,6 +61,17 @@ export interface LabelHistoryRow {
   entry: HistoryEntry;
 }
 
+/** A study as stored; `status` is never `interrupted` (that is read from the locks). */
+export interface StudyRow extends StudySummary {}
+
+/** The trained model of a study's best trial so far, kept so it becomes a model without training again. */
+export interface StudyModelRow {
+  studyId: string;
+  trial: number;
+  model: Omit<ModelSummary, 'id' | 'name' | 'createdAt'>;
+  files: Map<string, Uint8Array>;
+}
+
 export interface SettingRow {
   key: string;
   value: unknown;
@@ -79,6 +91,8 @@ export interface SceneLabDB extends DBSchema {
   models: { key: string; value: ModelRow };
   settings: { key: string; value: SettingRow };
   labelHistory: { key: number; value: LabelHistoryRow; indexes: { byDataset: string } };
+  studies: { key: string; value: StudyRow };
+  studyModels: { key: string; value: StudyModelRow };
 }
 
 export type Db = IDBPDatabase<SceneLabDB>;
@@ -87,7 +101,7 @@ type UpgradeTx = IDBPTransaction<SceneLabDB, StoreNames<SceneLabDB>[], 'versionc
 /**
  * Schema steps. Version 1 was the first release (datasets and images by dataset only);
  * version 2 added the split/label indexes training reads keys from and the weights hash index;
- * then the labelling history.
+ * version 3 the labelling history; version 4 the hyperparameter studies.
  * Never edit a shipped step: add one.
  */
 export const MIGRATIONS: ReadonlyArray<(db: Db, tx: UpgradeTx) => void> = [
@@ -112,6 +126,11 @@ export const MIGRATIONS: ReadonlyArray<(db: Db, tx: UpgradeTx) => void> = [
   // Labelling history (undo/redo per dataset), kept across reloads.
   (db) => {
     db.createObjectStore('labelHistory', { keyPath: 'seq', autoIncrement: true }).createIndex('byDataset', 'datasetId');
+  },
+  // Hyperparameter studies, and the best trial's model of each.
+  (db) => {
+    db.createObjectStore('studies', { keyPath: 'id' });
+    db.createObjectStore('studyModels', { keyPath: 'studyId' });
   },
 ];
 

@@ -14,6 +14,7 @@ import type { PreprocessSpec, RawImage } from '../../../model/preprocess';
 import type { RunConfig } from '../../../model/run/config';
 import type { EpochRecord, TrainEvent } from '../../../model/train';
 import type { LabelEngine } from './label-types';
+import type { RunStudyRequest, StudyConfig, StudyOutcome, StudyProgress, StudySummary } from './study-types';
 
 /** What a `Blob`/`File` offers that the engine uses. */
 export interface BinaryFile {
@@ -290,6 +291,16 @@ export interface Engine extends LabelEngine {
   exportModel(id: string): Promise<Uint8Array>;
   importModel(name: string, bundle: BinaryFile): Promise<ModelSummary>;
   deleteModel(id: string): Promise<void>;
+
+  /** A hyperparameter study over a stored dataset (checked, stored, not yet run). */
+  createStudy(config: StudyConfig): Promise<StudySummary>;
+  /** Runs or continues a study until its budget is spent or the signal aborts; trials cut off earlier run again first. */
+  runStudy(request: RunStudyRequest, options?: CallOptions<StudyProgress>): Promise<StudyOutcome>;
+  listStudies(): Promise<StudySummary[]>;
+  getStudy(id: string): Promise<StudySummary>;
+  deleteStudy(id: string): Promise<void>;
+  /** Stores the best trial's trained model as a model (training it again only when it was not kept). */
+  modelFromBestTrial(studyId: string, options?: CallOptions<TrainProgress>): Promise<ModelSummary>;
 
   storage(): Promise<StorageInfo>;
 }
