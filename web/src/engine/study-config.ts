@@ -30,18 +30,6 @@ import type { StudyConfig, StudyObjective, StudySpaceChoices } from './study-typ
 /** Held out for validation when the dataset has no validation split. */
 export const DEFAULT_STUDY_VAL_SPLIT = 0.2;
 
-/** Head-only trials of SqueezeNet from pretrained features: a search that runs in minutes. */
-export const HEAD_ONLY_SPACE: Readonly<StudySpaceChoices> = Object.freeze({
-  arch: ['squeezenet1_1'],
-  freeze: [true],
-  learningRate: { low: 1e-4, high: 3e-2 },
-  batchSize: [16, 32, 64],
-  epochs: { low: 3, high: 3 },
-  optimizer: ['adam', 'sgd'],
-  weightDecay: false,
-  hflip: [true],
-});
-
 /** The search space of `choices` and the parameters they fix. */
 export function studySpace(choices: StudySpaceChoices): { space: SearchSpace; fixed: Params } {
   const space: SearchSpace = {};

@@ -18,6 +18,7 @@ import type {
 import type { EpochRecord } from '../../../model/train';
 import { applyTrainProgress, emptyLive, type LiveRun } from './live';
 import { DEFAULT_SETTINGS, isBackendPreference, loadSettings, saveSetting, type Settings } from './settings';
+import { TuneState } from './tune.svelte';
 
 export class AppState {
   backend = $state.raw<BackendInfo | null>(null);
@@ -36,6 +37,8 @@ export class AppState {
   backendOverride = $state<string | null>(null);
   message = $state<{ kind: 'error' | 'info'; text: string } | null>(null);
   private trainController: AbortController | null = null;
+  /** Hyperparameter studies and the search this tab runs (Tune). */
+  readonly tune: TuneState = new TuneState(this);
 
   constructor(readonly engine: Engine) {}
 

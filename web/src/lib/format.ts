@@ -49,3 +49,11 @@ export function download(name: string, data: BlobPart, type: string): void {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/** A trial parameter for display: small and large numbers in exponent form, 3 significant digits. */
+export function formatParam(value: string | number | boolean | null): string {
+  if (typeof value !== 'number') return String(value);
+  if (Number.isInteger(value)) return String(value);
+  const a = Math.abs(value);
+  return a !== 0 && (a < 1e-2 || a >= 1e4) ? value.toExponential(2) : String(Number(value.toPrecision(3)));
+}

@@ -1,5 +1,6 @@
 /** Training presets: starting points a new user can pick without knowing the hyperparameters. */
 import type { TrainOptions } from '../../../model/train';
+import type { StudySpaceChoices } from '../engine/study-types';
 
 export type PresetId = 'head' | 'finetune' | 'scratch';
 
@@ -26,4 +27,16 @@ export const PRESETS: Readonly<Record<PresetId, Preset>> = Object.freeze({
     pretrained: false,
     options: { freeze: false, batchSize: 32, learningRate: 1e-3, epochs: 20, optimizer: 'adam', hflip: true },
   },
+});
+
+/** A search's starting point: head-only SqueezeNet trials from pretrained features, done in minutes. */
+export const HEAD_ONLY_STUDY_SPACE: Readonly<StudySpaceChoices> = Object.freeze<StudySpaceChoices>({
+  arch: ['squeezenet1_1'],
+  freeze: [true],
+  learningRate: { low: 1e-4, high: 3e-2 },
+  batchSize: [16, 32, 64],
+  epochs: { low: 3, high: 3 },
+  optimizer: ['adam', 'sgd'],
+  weightDecay: false,
+  hflip: [true],
 });
