@@ -62,6 +62,11 @@ describe('studies (Node engine: fake-indexeddb, sharp, wasm)', () => {
     expect(events.filter((e) => e.type === 'saved')).toHaveLength(7);
     expect(events.filter((e) => e.type === 'trial-report')).toHaveLength(6);
     expect(events.some((e) => e.type === 'trial-train' && e.event.type === 'epoch')).toBe(true);
+    // Head-only trials share one feature store: the first extracts features batch by batch, the
+    // others find both sources' features stored (one jump to the end per source: train, validation).
+    const stageEvents = [0, 1, 2].map((n) => events.filter((e) => e.type === 'trial-train' && e.trial === n && e.event.type === 'stage').length);
+    expect(stageEvents[0]).toBeGreaterThan(2);
+    expect(stageEvents.slice(1)).toEqual([2, 2]);
     const listed = await engine.listStudies();
     expect(listed.map((s) => s.id)).toEqual([created.id]);
     expect((await engine.getStudy(created.id)).study.trials).toHaveLength(3);

@@ -6,12 +6,13 @@
  * The best trial's trained model is kept beside the study (in the same transaction), so
  * "make a model from the best trial" needs no second training.
  */
+import { FeatureStore } from '../../../model/feature-cache';
 import { isTrainEvent, runTraining, type RunOutcome } from '../../../model/run/pipeline';
-import { bestTrial, createStudy, parseStudy, runStudy, TrialPruned, type Objective, type SearchSpace, type Study } from '../../../model/tune';
+import { bestTrial, createStudy, parseStudy, RUN_OBJECTIVES, runObjective, runStudy, trialRunInput, type Study } from '../../../model/tune';
 import { uuid, type EngineContext } from './context';
 import { featureCacheLimit, modelSummaryOf, startingWeights, trainingClasses, trainingSources } from './run-inputs';
 import type { StudyModelRow, StudyRow } from './store-schema';
-import { directionOf, prunerOf, samplerOf, studySpace, trialRunConfig, validateBudget, validateStudyConfig } from './study-config';
+import { baseRunConfig, prunerOf, samplerOf, studySpace, validateBudget, validateStudyConfig } from './study-config';
 import type { RunStudyRequest, StudyConfig, StudyOutcome, StudyProgress, StudySummary } from './study-types';
 import type { CallOptions, ModelSummary, TrainProgress } from './types';
 
@@ -47,7 +48,7 @@ export class Studies {
     }
     const now = Date.now();
     const name = config.name?.trim() || `${ds.name}: ${OBJECTIVE_LABEL[config.objective]} (${config.sampler.toUpperCase()})`;
-    const study = createStudy({ direction: directionOf(config.objective), objective: config.objective, space: studySpace(config.space).space, name, now });
+    const study = createStudy({ direction: RUN_OBJECTIVES[config.objective], objective: config.objective, space: studySpace(config.space).space, name, now });
     const row: StudyRow = { id: uuid(), name, datasetId: config.datasetId, config: structuredClone(config), status: 'created', study, note: null, createdAt: now, updatedAt: now, keptTrial: null, modelId: null };
     await this.ctx.write('the study', async () => {
       await db.put('studies', row);
@@ -104,31 +105,19 @@ export class Studies {
       emit({ type: 'saved', study: this.summary(row, []) });
     };
 
-    const objective: Objective<SearchSpace> = async (params, trial) => {
-      const prune = new AbortController();
-      const signal = trial.signal ? AbortSignal.any([trial.signal, prune.signal]) : prune.signal;
-      const outcome = await runTraining(
-        { config: trialRunConfig(config, params), classes, pool, validation, weights },
-        {
-          signal,
-          // Every trial of a search gets the same sources and weights object, so backbone features a
-          // store keeps across runs can be shared by the search's head-only trials through these hooks.
-          featureCacheLimitBytes: featureCacheLimit(this.ctx),
-          onEvent: (e) => {
-            if (!isTrainEvent(e)) return;
-            emit({ type: 'trial-train', trial: trial.number, event: e });
-            if (e.type !== 'epoch' || prune.signal.aborted) return;
-            trial.report(e.epoch, e[config.objective] ?? NaN);
-            if (trial.shouldPrune()) prune.abort();
-          },
-        },
-      );
-      if (prune.signal.aborted) return new TrialPruned(`pruned after epoch ${outcome.result.history.length}`);
-      const value = outcome.result.history.at(-1)?.[config.objective];
-      if (value === undefined || value === null) throw new Error('the trial had no validation images to measure');
-      if (!trial.signal?.aborted) trained = { trial: trial.number, outcome };
-      return value;
-    };
+    const objective = runObjective({
+      base: { config: baseRunConfig(config), classes, pool, validation, weights },
+      objective: config.objective,
+      // One store for the search: head-only trials over the same images and weights extract the backbone features once.
+      featureStore: new FeatureStore(featureCacheLimit(this.ctx)),
+      featureCacheLimitBytes: featureCacheLimit(this.ctx),
+      onRunEvent: (trial, e) => {
+        if (isTrainEvent(e)) emit({ type: 'trial-train', trial, event: e });
+      },
+      onComplete: (trial, outcome) => {
+        trained = { trial, outcome };
+      },
+    });
 
     try {
       const result = await runStudy(study, studySpace(config.space).space, objective, {
@@ -174,16 +163,14 @@ export class Studies {
       await this.ctx.ensureBackend();
       const classes = await trainingClasses(db, row.datasetId);
       const { pool, validation } = await trainingSources(this.ctx, db, row.datasetId, classes);
-      const outcome = await runTraining(
-        { config: trialRunConfig(row.config, best.params), classes, pool, validation, weights: await startingWeights(db, row.config.weightsId) },
-        {
-          ...(options.signal && { signal: options.signal }),
-          featureCacheLimitBytes: featureCacheLimit(this.ctx),
-          onEvent: (e) => {
-            if (isTrainEvent(e)) options.onProgress?.(e);
-          },
+      const base = { config: baseRunConfig(row.config), classes, pool, validation, weights: await startingWeights(db, row.config.weightsId) };
+      const outcome = await runTraining(trialRunInput(base, best.params), {
+        ...(options.signal && { signal: options.signal }),
+        featureCacheLimitBytes: featureCacheLimit(this.ctx),
+        onEvent: (e) => {
+          if (isTrainEvent(e)) options.onProgress?.(e);
         },
-      );
+      });
       if (outcome.result.cancelled) throw new DOMException('cancelled', 'AbortError');
       model = modelSummaryOf(outcome, { name, labels: classes, runId: null, datasetId: row.datasetId });
       files = outcome.files;

@@ -1,7 +1,7 @@
 /**
  * A study's configuration checked and turned into what model/tune and the run pipeline take:
  * the search space (options with one possible value are fixed, not searched), the sampler,
- * the pruner, and each trial's {@link RunConfig}. Parameters are named as SCENELAB_SPACE
+ * the pruner, and the {@link RunConfig} every trial starts from. Parameters are named as SCENELAB_SPACE
  * names them, so {@link trialRunOverrides} reads a trial's parameters into a run.
  */
 import { isArchName } from '../../../model/model';
@@ -19,13 +19,12 @@ import {
   TpeSampler,
   trialRunOverrides,
   validateSpace,
-  type Direction,
   type Params,
   type Pruner,
   type Sampler,
   type SearchSpace,
 } from '../../../model/tune';
-import type { StudyConfig, StudyObjective, StudySpaceChoices } from './study-types';
+import type { StudyConfig, StudySpaceChoices } from './study-types';
 
 /** Held out for validation when the dataset has no validation split. */
 export const DEFAULT_STUDY_VAL_SPLIT = 0.2;
@@ -54,11 +53,6 @@ export function studySpace(choices: StudySpaceChoices): { space: SearchSpace; fi
   }
   pick('hflip', choices.hflip);
   return { space, fixed };
-}
-
-/** The direction an objective is optimised in. */
-export function directionOf(objective: StudyObjective): Direction {
-  return objective === 'valAccuracy' ? 'maximize' : 'minimize';
 }
 
 /**
@@ -119,9 +113,9 @@ export function prunerOf(config: StudyConfig): Pruner {
   return new NopPruner();
 }
 
-/** The run a trial trains: the study's fixed options, then the trial's parameters. */
-export function trialRunConfig(config: StudyConfig, params: Params): RunConfig {
-  const { arch, options } = trialRunOverrides({ ...studySpace(config.space).fixed, ...params });
+/** The run every trial starts from: the study's fixed options (a trial's parameters go on top, see `trialRunInput`). */
+export function baseRunConfig(config: StudyConfig): RunConfig {
+  const { arch, options } = trialRunOverrides(studySpace(config.space).fixed);
   return {
     arch: arch ?? 'squeezenet1_1',
     preprocessing: config.preprocessing ?? 'auto',

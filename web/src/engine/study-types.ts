@@ -6,12 +6,12 @@
 import type { ArchName } from '../../../model/arch/types';
 import type { PreprocessingChoice } from '../../../model/run/preprocessing';
 import type { TrainEvent } from '../../../model/train';
-import type { Budget, StopReason, Study, TuneEvent } from '../../../model/tune';
+import type { Budget, RunObjectiveName, StopReason, Study, TuneEvent } from '../../../model/tune';
 
 export type StudySamplerName = 'tpe' | 'random';
 export type StudyPrunerName = 'median' | 'halving' | 'none';
 /** The metric a study optimises: validation accuracy (maximised) or validation loss (minimised). */
-export type StudyObjective = 'valAccuracy' | 'valLoss';
+export type StudyObjective = RunObjectiveName;
 
 /**
  * Which values each training option may take. A list with one entry, or a range whose ends
