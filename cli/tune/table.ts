@@ -87,7 +87,7 @@ export function summaryLines(study: Study, metric: string, sessionSeconds: numbe
   const trialSeconds = study.trials.reduce((s, t) => s + ((t.endedAt ?? t.startedAt) - t.startedAt) / 1000, 0);
   const best = bestTrial(study);
   return [
-    `${study.trials.length} trials: ${counts.complete} complete, ${counts.pruned} pruned, ${counts.failed} failed; ${trialsRun} run now in ${clock(sessionSeconds)} (all trials: ${clock(trialSeconds)})`,
+    `${study.trials.length} trial${study.trials.length === 1 ? '' : 's'}: ${counts.complete} complete, ${counts.pruned} pruned, ${counts.failed} failed; ${trialsRun} run now in ${clock(sessionSeconds)} (all trials: ${clock(trialSeconds)})`,
     best ? `best: trial #${best.number}, ${metric} ${best.value!.toFixed(4)}: ${formatParams(best.params)}` : 'best: no complete trial yet',
   ];
 }
