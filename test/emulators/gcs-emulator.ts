@@ -80,6 +80,13 @@ export class GcsEmulator {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * The bucket's CORS configuration (`gsutil cors set`): browsers on these origins may use the
+   * XML API (signed URLs). Cloud Storage answers a matching preflight with the allowed method and
+   * the requested headers, and adds `Access-Control-Allow-Origin` to matching responses.
+   */
+  cors: { origins: string[]; methods: string[]; responseHeaders: string[]; maxAgeSeconds: number } | null = null;
+
   static async start(bucket: string, serviceAccount?: { clientEmail: string; publicKeyPem: string }): Promise<GcsEmulator> {
     let emulator: GcsEmulator | undefined;
     const server = createServer((req, res) => {
@@ -132,6 +139,26 @@ export class GcsEmulator {
       status(code);
       jsonError(res, code, message);
     };
+
+    const origin = req.headers.origin;
+    const cors = this.cors && origin && (this.cors.origins.includes(origin) || this.cors.origins.includes('*')) ? this.cors : null;
+    if (req.method === 'OPTIONS') {
+      const method = String(req.headers['access-control-request-method'] ?? '');
+      if (!cors || !cors.methods.includes(method)) return reply(403, '<Error><Code>AccessDenied</Code><Message>CORS request not allowed</Message></Error>');
+      return reply(200, '', {
+        'access-control-allow-origin': origin!,
+        'access-control-allow-methods': cors.methods.join(','),
+        'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? ''),
+        'access-control-max-age': String(cors.maxAgeSeconds),
+        vary: 'Origin',
+      });
+    }
+    if (cors) {
+      // Kept by writeHead, which merges headers set before it.
+      res.setHeader('access-control-allow-origin', origin!);
+      res.setHeader('access-control-expose-headers', cors.responseHeaders.join(','));
+      res.setHeader('vary', 'Origin');
+    }
 
     const json = /^\/storage\/v1\/b\/([^/]+)\/o(?:\/([^/]+))?$/.exec(url.pathname);
     const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
