@@ -1,4 +1,4 @@
-import { flushSync, mount, unmount } from 'svelte';
+import { flushSync, mount, unmount, type Component } from 'svelte';
 import { describe, expect, it } from 'vitest';
 import { createStudy, float, type Study, type Trial } from '../../../model/tune';
 import HistoryChart from './HistoryChart.svelte';
@@ -25,7 +25,7 @@ function study(): Study {
   return s;
 }
 
-function render<P extends Record<string, unknown>>(component: Parameters<typeof mount>[0], props: P): { target: HTMLElement; done: () => Promise<void> } {
+function render<P extends Record<string, unknown>>(component: Component<P>, props: P): { target: HTMLElement; done: () => Promise<void> } {
   const target = document.createElement('div');
   document.body.append(target);
   const c = mount(component, { target, props });
