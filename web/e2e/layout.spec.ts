@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { PTH, openApp, requireSharedData } from './fixtures';
 
-const SCREENS = ['datasets', 'weights', 'train', 'evaluate', 'models', 'classify', 'settings'];
+const SCREENS = ['datasets', 'weights', 'train', 'tune', 'evaluate', 'models', 'classify', 'settings'];
 
 test('every screen fits a 360 px wide phone without sideways scrolling of the page', async ({ page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
