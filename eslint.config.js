@@ -18,7 +18,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // One tsconfig per runtime (Node, the DOM-free model core, the page, the worker, the web tests).
-        project: ['tsconfig.json', 'model/tsconfig.json', 'web/tsconfig.json', 'web/tsconfig.worker.json', 'web/tsconfig.node.json', 'test/integration/tsconfig.json'],
+        project: ['tsconfig.json', 'model/tsconfig.json', 'web/tsconfig.json', 'web/tsconfig.worker.json', 'web/tsconfig.node.json', 'test/integration/tsconfig.json', 'bench/browser/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -21,7 +21,7 @@ export const ISOLATION_HEADERS = {
  * The tfjs-wasm binaries are served by the app itself, never from a CDN: dev serves them from
  * node_modules under /tfjs-wasm/, the build copies them there, and the service worker precaches them.
  */
-function tfjsWasmFiles(): Plugin {
+export function tfjsWasmFiles(): Plugin {
   let outDir = '';
   return {
     name: 'scenelab:tfjs-wasm',

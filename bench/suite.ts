@@ -45,12 +45,15 @@ function run(cmd: string, args: string[]): Result {
 }
 
 const common = ['--arch', v.arch!, '--size', String(params.size), '--train-batch', String(params.trainBatch), '--infer-batch', String(params.inferBatch), '--repeats', String(params.repeats)];
-const rows: Array<{ threads: number; scenelab: Result; pytorch: Result; onnxruntime: Omit<Result, 'trainImagesPerSecond'> }> = [];
+type ChromiumResult = Omit<Result, 'peakRssMiB'> & { peakMemoryMiB: number };
+const rows: Array<{ threads: number; scenelab: Result; chromium: ChromiumResult; pytorch: Result; onnxruntime: Omit<Result, 'trainImagesPerSecond'> }> = [];
 for (const threads of params.threads) {
   const scenelab = run(process.execPath, ['--import', 'tsx', 'bench/scenelab-step.ts', ...common, '--threads', String(threads)]);
+  // The page is built once, by the first Chromium run.
+  const chromium = run(process.execPath, ['--import', 'tsx', 'bench/browser-step.ts', ...common, '--threads', String(threads), ...(rows.length ? ['--no-build'] : [])]) as unknown as ChromiumResult;
   const pytorch = run('/usr/bin/python3', ['bench/reference/torch_bench.py', ...common, '--threads', String(threads)]);
   const onnxruntime = run(process.execPath, ['--import', 'tsx', 'bench/ort-infer.ts', ...common, '--threads', String(threads)]);
-  rows.push({ threads, scenelab, pytorch, onnxruntime });
+  rows.push({ threads, scenelab, chromium, pytorch, onnxruntime });
 }
 
 const macs = rows[0]!.pytorch.forwardMacsPerImage!;
@@ -68,6 +71,16 @@ for (const { threads, scenelab: s, pytorch: p } of rows) {
   console.log(`| ${threads} | batch-1 latency ms | ${fmt(s.latencyMs)} | ${fmt(p.latencyMs)} | ${fmt(s.latencyMs / p.latencyMs, 2)}x | | |`);
   console.log(`| ${threads} | inference images/s | ${fmt(s.inferImagesPerSecond)} | ${fmt(p.inferImagesPerSecond)} | ${fmt(s.inferImagesPerSecond / p.inferImagesPerSecond, 2)}x | ${pct(s.inferImagesPerSecond, macs)} | ${pct(p.inferImagesPerSecond, macs)} |`);
   console.log(`| ${threads} | peak RSS MiB | ${fmt(s.peakRssMiB, 0)} | ${fmt(p.peakRssMiB, 0)} | ${fmt(s.peakRssMiB / p.peakRssMiB, 2)}x | | |`);
+}
+console.log('\nSceneLab in Chromium (headless, in a worker, wasm with SIMD and threads, cross-origin isolated); memory is the page and its workers at their peak:');
+console.log('| threads | measure | SceneLab (Chromium) | PyTorch | Chromium ÷ PyTorch | Chromium ÷ Node |');
+console.log('|--:|---|--:|--:|--:|--:|');
+for (const { threads, scenelab: s, chromium: c, pytorch: p } of rows) {
+  const t = `${threads} (${c.threads})`;
+  console.log(`| ${t} | train images/s | ${fmt(c.trainImagesPerSecond)} | ${fmt(p.trainImagesPerSecond)} | ${fmt(c.trainImagesPerSecond / p.trainImagesPerSecond, 2)}x | ${fmt(c.trainImagesPerSecond / s.trainImagesPerSecond, 2)}x |`);
+  console.log(`| ${t} | batch-1 latency ms | ${fmt(c.latencyMs)} | ${fmt(p.latencyMs)} | ${fmt(c.latencyMs / p.latencyMs, 2)}x | ${fmt(c.latencyMs / s.latencyMs, 2)}x |`);
+  console.log(`| ${t} | inference images/s | ${fmt(c.inferImagesPerSecond)} | ${fmt(p.inferImagesPerSecond)} | ${fmt(c.inferImagesPerSecond / p.inferImagesPerSecond, 2)}x | ${fmt(c.inferImagesPerSecond / s.inferImagesPerSecond, 2)}x |`);
+  console.log(`| ${t} | memory MiB (page + workers / RSS) | ${fmt(c.peakMemoryMiB, 0)} | ${fmt(p.peakRssMiB, 0)} | ${fmt(c.peakMemoryMiB / p.peakRssMiB, 2)}x | |`);
 }
 console.log('\nONNX Runtime (onnxruntime-web, wasm, in Node) on the model SceneLab exports, inference only:');
 console.log('| threads | measure | ONNX Runtime | PyTorch | ONNX Runtime ÷ PyTorch | SceneLab ÷ ONNX Runtime |');
@@ -95,17 +108,20 @@ if (rows.some((r) => r.scenelab.threads !== r.threads)) console.log('note: tfjs-
 
 /** One bar per measure and thread count: SceneLab ÷ PyTorch (for latency, PyTorch ÷ SceneLab), with the parity line. */
 function chart(): string {
-  const bars = rows.flatMap(({ threads, scenelab: s, pytorch: p }) => [
+  const bars = rows.flatMap(({ threads, scenelab: s, chromium: c, pytorch: p }) => [
     { label: `train ${threads}t`, ratio: s.trainImagesPerSecond / p.trainImagesPerSecond },
     { label: `latency ${threads}t`, ratio: p.latencyMs / s.latencyMs },
     { label: `infer ${threads}t`, ratio: s.inferImagesPerSecond / p.inferImagesPerSecond },
+    { label: `browser train ${threads}t`, ratio: c.trainImagesPerSecond / p.trainImagesPerSecond },
+    { label: `browser latency ${threads}t`, ratio: p.latencyMs / c.latencyMs },
+    { label: `browser infer ${threads}t`, ratio: c.inferImagesPerSecond / p.inferImagesPerSecond },
   ]);
   const w = 640;
   const h = 40 + bars.length * 28;
   const max = Math.max(1.2, ...bars.map((b) => b.ratio));
-  const x = (r: number): number => 120 + (r / max) * (w - 160);
+  const x = (r: number): number => 150 + (r / max) * (w - 190);
   const rects = bars
-    .map((b, i) => `<text x="112" y="${44 + i * 28}" text-anchor="end" font-size="12">${b.label}</text><rect x="120" y="${30 + i * 28}" width="${(x(b.ratio) - 120).toFixed(1)}" height="18" fill="${b.ratio >= 1 ? '#2e7d32' : '#c62828'}"/><text x="${(x(b.ratio) + 4).toFixed(1)}" y="${44 + i * 28}" font-size="12">${b.ratio.toFixed(2)}x</text>`)
+    .map((b, i) => `<text x="142" y="${44 + i * 28}" text-anchor="end" font-size="12">${b.label}</text><rect x="150" y="${30 + i * 28}" width="${(x(b.ratio) - 150).toFixed(1)}" height="18" fill="${b.ratio >= 1 ? '#2e7d32' : '#c62828'}"/><text x="${(x(b.ratio) + 4).toFixed(1)}" y="${44 + i * 28}" font-size="12">${b.ratio.toFixed(2)}x</text>`)
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif"><text x="10" y="18" font-size="13">SceneLab vs PyTorch (higher is better for SceneLab; line = parity)</text>${rects}<line x1="${x(1)}" y1="24" x2="${x(1)}" y2="${h - 6}" stroke="#000" stroke-dasharray="4 3"/></svg>\n`;
 }
