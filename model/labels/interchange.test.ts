@@ -8,7 +8,7 @@ import { exportLabelFile, importLabelFile, labelFileFormat, LABEL_FILE_FORMATS }
 import { importAction, type LabelImport } from './label-import';
 import { exportPlainCsv, importPlainCsv } from './plain-csv';
 import { exportVertexCsv, exportVertexJsonl, importVertexCsv, importVertexJsonl, normalizeGcsPrefix } from './vertex-files';
-import { suggestVertexLabels } from './vertex-names';
+import { classesFromVertexLabels, suggestVertexLabels } from './vertex-names';
 
 // Names that break naive CSV, JSON or path handling, in every split, labelled and not.
 const records: ImageRecord[] = [
@@ -68,7 +68,8 @@ describe('label files round trip', () => {
     const csv = exportVertexCsv(odd, { gcsPrefix: 'gs://bkt', labelNames });
     expect(csv).toContain(',sea_view\n');
     expect(csv).toContain(',c_3d\n');
-    const rename = Object.fromEntries([...labelNames].map(([c, v]) => [v, c]));
+    const rename = classesFromVertexLabels(labelNames);
+    expect(rename).toEqual({ sea_view: 'sea view', forest: 'forest', c_3d: '3d' });
     const result = importVertexCsv(csv, 'l.csv', { images, classes: oddClasses, fixedClasses: true, rename });
     expect(result.problems).toEqual([]);
     expect(result.labels.map((l) => l.label)).toEqual(odd.map((r) => r.label));

@@ -68,3 +68,10 @@ export function suggestVertexLabels(classes: readonly string[]): Map<string, str
   }
   return out;
 }
+
+/** The import-side `rename` table of an export's class → Vertex AI name map: Vertex AI name → class. */
+export function classesFromVertexLabels(labelNames: ReadonlyMap<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [cls, name] of labelNames) Object.defineProperty(out, name, { value: cls, enumerable: true, writable: true, configurable: true });
+  return out;
+}
