@@ -44,10 +44,10 @@ export function resultSvg(result: ActiveLearningResult, title: string): string {
   ];
   for (let k = 0; k <= 4; k++) {
     const v = lo + ((hi - lo) * k) / 4;
-    parts.push(`<line x1="${pad.l}" y1="${py(v)}" x2="${pad.l + plotW}" y2="${py(v)}" stroke="#eee"/>`);
-    parts.push(`<text x="${pad.l - 6}" y="${py(v) + 4}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`);
+    parts.push(`<line x1="${pad.l}" y1="${py(v).toFixed(1)}" x2="${pad.l + plotW}" y2="${py(v).toFixed(1)}" stroke="#eee"/>`);
+    parts.push(`<text x="${pad.l - 6}" y="${(py(v) + 4).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(3)}</text>`);
   }
-  for (const n of labels) parts.push(`<text x="${px(n)}" y="${pad.t + plotH + 16}" text-anchor="middle" font-size="11">${n}</text>`);
+  for (const n of labels) parts.push(`<text x="${px(n).toFixed(1)}" y="${pad.t + plotH + 16}" text-anchor="middle" font-size="11">${n}</text>`);
   result.summary.forEach((s, i) => {
     const color = COLORS[s.strategy];
     const upper = s.labels.map((n, k) => `${px(n).toFixed(1)},${py(s.mean[k]! + s.std[k]!).toFixed(1)}`);
