@@ -98,6 +98,8 @@ export interface TrainHooks {
    * A later run finds the features there and does no backbone pass at all.
    */
   sharedFeatures?: { store: FeatureStore; weights: string };
+  /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
+  afterStep?: () => void;
 }
 
 export interface TrainResult {
@@ -287,6 +289,7 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
           });
         });
         optimizer.applyGradients(named);
+        hooks.afterStep?.();
         model.applyBatchNormUpdates(bnUpdates);
         const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(logitsKept!, 1), y), 'int32')));
         const [lossValue, hitCount] = await Promise.all([value.data(), hits.data()]);
@@ -420,9 +423,7 @@ export async function recalibrateBatchNorm(model: ClassifierModel, source: Image
   for await (const { images, kept } of prefetchBatches(source, batches, (file, reason) => report(hooks, skipped, file, reason), hooks.signal)) {
     if (kept.length < 2) continue;
     const updates: BatchNormUpdate[] = [];
-    tf.tidy(() => {
-      model.backbone(preprocessImages(images, model.preprocessing), { training: true, bnUpdates: updates });
-    });
+    tf.tidy(() => void model.backbone(preprocessImages(images, model.preprocessing), { training: true, bnUpdates: updates }));
     collected.push(updates);
   }
   model.setBatchNormStatistics(collected);

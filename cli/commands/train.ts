@@ -1,4 +1,4 @@
-import { runTraining } from '../../model/run/pipeline';
+import { isTrainEvent, runTraining } from '../../model/run/pipeline';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { parse } from '../args';
 import { UsageError } from '../errors';
@@ -54,7 +54,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         else if (e.type === 'weights') {
           const r = e.report;
           log(`weights: filled ${r.filled.length} tensors from ${e.name}; ${r.kept.length} keep their initial values${r.kept.length ? ` (${summarise(r.kept)})` : ''}${r.headReplaced.length ? `; head replaced (${summarise(r.headReplaced)})` : ''}`);
-        } else progress(e);
+        } else if (isTrainEvent(e)) progress(e);
       },
     },
   ).finally(() => process.off('SIGINT', onSigint));

@@ -4,6 +4,7 @@
  * is set up, split, trained, evaluated and written the same way whoever starts it.
  */
 import { exportModelFiles, type ModelFiles } from '../artifacts';
+import { MaskHook, pruneModel, sparsityOf, type PruneOptions, type SparsityReport } from '../compress/prune';
 import { subset, type ImageSource } from '../data/source';
 import { randomSplit } from '../data/split';
 import { evaluate, type EvalReport } from '../evaluate';
@@ -26,19 +27,22 @@ export interface RunInput {
   validation?: ImageSource | null;
   /** Starting weights (a torchvision state_dict) and the name to record them by. */
   weights?: { name: string; stateDict: StateDict } | null;
+  /** Prune the starting weights by magnitude and train with the pruned ones held at zero (a sparse fine-tune). */
+  prune?: PruneOptions | null;
 }
 
 /** What the run tells about its set-up before training starts. */
 export type RunSetupEvent =
   | { type: 'data'; classes: string[]; train: number; validation: number; validationFrom: 'data' | 'hold-out' | 'none' }
   | { type: 'model'; arch: string; parameters: number; preprocessing: string }
-  | { type: 'weights'; name: string; report: LoadReport };
+  | { type: 'weights'; name: string; report: LoadReport }
+  | { type: 'pruned'; report: SparsityReport };
 
 export type RunEvent = TrainEvent | RunSetupEvent;
 
 /** Whether an event comes from training itself (the ones a progress display follows). */
 export function isTrainEvent(event: RunEvent): event is TrainEvent {
-  return event.type !== 'data' && event.type !== 'model' && event.type !== 'weights';
+  return event.type !== 'data' && event.type !== 'model' && event.type !== 'weights' && event.type !== 'pruned';
 }
 
 export interface RunHooks extends Omit<TrainHooks, 'onEvent' | 'sharedFeatures'> {
@@ -82,6 +86,8 @@ export interface RunOutcome {
   metrics: ValidationMetrics | null;
   result: TrainResult;
   split: { train: number; validation: number };
+  /** Zeros per weight tensor at the end of a pruned run (null when not pruned). */
+  sparsity: SparsityReport | null;
 }
 
 /** Training and validation sources of a run: the data's own validation split, or a seeded hold-out of the pool. */
@@ -117,10 +123,24 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
     onEvent?.({ type: 'model', arch: config.arch, parameters: model.parameterCount, preprocessing: model.preprocessing.name });
     const report = input.weights && !hooks.resume ? model.loadStateDict(input.weights.stateDict) : null;
     if (report) onEvent?.({ type: 'weights', name: input.weights!.name, report });
-    const identity = config.options.freeze ? backboneIdentity(input, config.options.seed, report, Boolean(hooks.resume)) : null;
+    let masks: MaskHook | null = null;
+    if (input.prune) {
+      const pruned = await pruneModel(model, input.prune);
+      onEvent?.({ type: 'pruned', report: pruned.report });
+      masks = new MaskHook(model, pruned.masks);
+    }
+    const base = config.options.freeze ? backboneIdentity(input, config.options.seed, report, Boolean(hooks.resume)) : null;
+    // A pruned backbone computes other features than the weights it came from.
+    const identity = base !== null && input.prune ? `${base} pruned ${JSON.stringify(input.prune)}` : base;
     // A frozen run keeps its validation features until it has scored them, in the caller's store or its own.
     const shared = identity === null ? undefined : { store: featureStore ?? new FeatureStore(hooks.featureCacheLimitBytes), weights: identity };
-    const result = await train(model, { train: trainSource, val }, config.options, { ...trainHooks, ...(onEvent && { onEvent }), ...(shared && { sharedFeatures: shared }) });
+    const afterStep = masks && (() => masks.apply());
+    const result = await train(model, { train: trainSource, val }, config.options, {
+      ...trainHooks,
+      ...(onEvent && { onEvent }),
+      ...(shared && { sharedFeatures: shared }),
+      ...(afterStep && { afterStep }),
+    }).finally(() => masks?.dispose());
     let metrics: ValidationMetrics | null = null;
     if (val && result.history.length > 0) {
       const features = shared && result.features === 'cached' ? shared.store.get(featureKey(model, shared.weights, val)) : undefined;
@@ -130,7 +150,8 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
     const hyperparameters = hyperparametersOf(config, input.weights?.name ?? null, model.preprocessing.name);
     const files = await exportModelFiles(model, { hyperparameters: { ...hyperparameters }, history: result.history, ...(metrics && { metrics }) });
     const pth = writePth(await model.stateDict());
-    return { files, pth, hyperparameters, preprocessing: model.preprocessing, metrics, result, split: { train: trainSource.size, validation: val?.size ?? 0 } };
+    const sparsity = input.prune ? await sparsityOf(model) : null;
+    return { files, pth, hyperparameters, preprocessing: model.preprocessing, metrics, result, split: { train: trainSource.size, validation: val?.size ?? 0 }, sparsity };
   } finally {
     model.dispose();
   }
