@@ -1,4 +1,5 @@
 import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { decodeWeight, encodeWeight, quantizationProblem, storedBytes, type QuantizationSpec, type WeightQuantization } from './compress/quantize';
 import { trainingCurvesSvg } from './curves';
 import type { EvalReport } from './evaluate';
 import { ClassifierModel, isArchName, type NamedWeight } from './model';
@@ -15,8 +16,26 @@ export interface ModelJson {
   numClasses: number;
   labels: string[];
   preprocessing: PreprocessSpec;
-  /** Parameters in TensorFlow.js layout under torchvision key names, float32 little-endian. */
-  weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; shape: number[]; dtype: 'float32' }> }>;
+  /**
+   * Parameters in TensorFlow.js layout under torchvision key names, float32 little-endian, or
+   * stored smaller as an entry's `quantization` says (tfjs's own field: float16, or uint8 with
+   * scale and min). `weights.bin` may end in up to 3 bytes of padding.
+   */
+  weightsManifest: Array<{ paths: string[]; weights: WeightEntry[] }>;
+}
+
+/** One tensor of the weights manifest. */
+export interface WeightEntry {
+  name: string;
+  shape: number[];
+  dtype: 'float32';
+  quantization?: QuantizationSpec;
+}
+
+/** How the weights of an exported model are stored; float32 when not given. */
+export interface ExportOptions {
+  /** float16 halves every floating tensor; uint8 stores the weights of convolutions and linear layers in one byte each (biases and BatchNorm stay float32). */
+  quantize?: WeightQuantization | null;
 }
 
 /** What a training run adds beside the model. */
@@ -44,14 +63,26 @@ const json = (v: unknown): Uint8Array => strToU8(JSON.stringify(v, null, 2) + '\
  * `labels.json`, `preprocessing.json`, and when given `hyperparameters.json`, `metrics.json`,
  * `history.json` and `curves.svg`.
  */
-export async function exportModelFiles(model: ClassifierModel, extras: RunExtras = {}): Promise<ModelFiles> {
+export async function exportModelFiles(model: ClassifierModel, extras: RunExtras = {}, options: ExportOptions = {}): Promise<ModelFiles> {
   const weights = await model.getWeights();
-  const total = weights.reduce((n, w) => n + w.data.length, 0);
-  const bin = new Float32Array(total);
-  let off = 0;
+  const kinds = new Map(model.specs.map((s) => [s.name, s.kind]));
+  const entries: WeightEntry[] = [];
+  const chunks: Uint8Array[] = [];
   for (const w of weights) {
-    bin.set(w.data, off);
-    off += w.data.length;
+    const kind = kinds.get(w.name);
+    // Counters stay exact; uint8 is for weight matrices, whose range one scale fits well.
+    const as = kind === 'count' || !options.quantize ? null : options.quantize === 'uint8' && kind === 'vector' ? null : options.quantize;
+    const stored = as ? encodeWeight(w.data, as) : null;
+    chunks.push(stored ? stored.bytes : new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+    entries.push({ name: w.name, shape: w.shape, dtype: 'float32', ...(stored && { quantization: stored.quantization }) });
+  }
+  const length = chunks.reduce((n, c) => n + c.length, 0);
+  // Padded to whole 4-byte words, as a float32 weights file always is.
+  const bin = new Uint8Array(Math.ceil(length / 4) * 4);
+  let off = 0;
+  for (const c of chunks) {
+    bin.set(c, off);
+    off += c.length;
   }
   const manifest: ModelJson = {
     format: 'scenelab-classifier',
@@ -60,11 +91,11 @@ export async function exportModelFiles(model: ClassifierModel, extras: RunExtras
     numClasses: model.numClasses,
     labels: model.labels,
     preprocessing: model.preprocessing,
-    weightsManifest: [{ paths: ['weights.bin'], weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: 'float32' })) }],
+    weightsManifest: [{ paths: ['weights.bin'], weights: entries }],
   };
   const files: ModelFiles = new Map([
     ['model.json', json(manifest)],
-    ['weights.bin', new Uint8Array(bin.buffer)],
+    ['weights.bin', bin],
     ['labels.json', json(model.labels)],
     ['preprocessing.json', json(model.preprocessing)],
   ]);
@@ -126,16 +157,21 @@ export function importModelFiles(files: ModelFiles): ClassifierModel {
       bytes.set(c, o);
       o += c.length;
     }
-    const needed = group.weights.reduce((n, w) => n + sizeOf(w.shape) * 4, 0);
-    if (bytes.length !== needed) throw new ModelFormatError(`weights hold ${bytes.length} bytes, model.json describes ${needed}`);
-    // Copy into an aligned buffer: a slice of a zip or file may start at any byte offset.
-    const floats = new Float32Array(bytes.slice().buffer);
-    let at = 0;
     for (const w of group.weights) {
       if (w.dtype !== 'float32') throw new ModelFormatError(`weight ${w.name} has dtype ${String(w.dtype)}; only float32 is supported`);
+      const problem = w.quantization === undefined ? null : quantizationProblem(w.quantization);
+      if (problem) throw new ModelFormatError(`weight ${w.name}: ${problem}`);
+    }
+    const needed = group.weights.reduce((n, w) => n + storedBytes(sizeOf(w.shape), w.quantization), 0);
+    if (bytes.length < needed || bytes.length > Math.ceil(needed / 4) * 4) throw new ModelFormatError(`weights hold ${bytes.length} bytes, model.json describes ${needed}`);
+    let at = 0;
+    for (const w of group.weights) {
       const n = sizeOf(w.shape);
-      weights.push({ name: w.name, shape: w.shape, data: floats.slice(at, at + n) });
-      at += n;
+      const size = storedBytes(n, w.quantization);
+      // Copied out: a slice of a zip or file may start at any byte offset, a Float32Array may not.
+      const raw = bytes.slice(at, at + size);
+      weights.push({ name: w.name, shape: w.shape, data: w.quantization ? decodeWeight(raw, n, w.quantization) : new Float32Array(raw.buffer) });
+      at += size;
     }
   }
   const model = ClassifierModel.create({ arch: manifest.arch as ClassifierModel['archName'], numClasses: manifest.numClasses, labels: manifest.labels, preprocessing: manifest.preprocessing });
@@ -185,7 +221,8 @@ export const MAX_BUNDLE_BYTES = 512 * 1024 * 1024;
 
 /** A model bundle: the model files in one zip. */
 export function zipModelFiles(files: ModelFiles): Uint8Array {
-  return zipSync(Object.fromEntries([...files].map(([name, data]) => [name, [data, { level: name.endsWith('.bin') ? 0 : 6 }]])));
+  // weights.bin is deflated too: a pruned model's zeros are where its bundle gets smaller.
+  return zipSync(Object.fromEntries([...files].map(([name, data]) => [name, [data, { level: 6 }]])));
 }
 
 /** Files of a model bundle (a SceneLab run, or a PyTorch trainer's). Accepts a bundle whose files sit inside one top-level folder. */
