@@ -7,7 +7,7 @@ Usage:
   scenelab eval    --model RUN_DIR|BUNDLE --data DIR|FILE [--json]
   scenelab tune    --data DIR|FILE --study FILE.json --trials N|--time-budget S [--freeze] [--best-out RUN_DIR] [options]
   scenelab predict --model RUN_DIR|BUNDLE [--json] IMAGE...
-  scenelab export  --model RUN_DIR|BUNDLE (--pth FILE | --bundle FILE)
+  scenelab export  --model RUN_DIR|BUNDLE [--pth|--onnx|--mar|--torchscript|--bundle FILE] [--quantize f16|u8] [--prune S] [--sweep 0,50,70,90]
   scenelab deploy  --model RUN_DIR|BUNDLE --project P --region R --bucket B --image IMAGE_URI [options]
   scenelab cloud train --data DIR|gs://… --arch NAME --out RUN_DIR --project P --region R --staging gs://B/P [options]
 

@@ -1,6 +1,8 @@
 /**
  * Magnitude pruning of a classifier's weight tensors (convolutions, depthwise convolutions and
- * linear layers; never biases or BatchNorm). Unstructured pruning zeroes the smallest |w|, over
+ * linear layers; never biases or BatchNorm, and never the logits layer: it is a fraction of a
+ * percent of the weights, each of its rows is a class, and its small weights would be the
+ * first a global ranking cuts). Unstructured pruning zeroes the smallest |w|, over
  * all layers at once (`global`) or the same fraction of every layer (`layer`); structured
  * pruning zeroes whole output filters by their L1 norm. The masks it returns keep pruned weights
  * at zero while the model is fine-tuned ({@link MaskHook}), so every export of the model
@@ -17,7 +19,7 @@ export interface PruneOptions {
   /** Fraction of the weights to zero, in [0, 1). */
   sparsity: number;
   scope: PruneScope;
-  /** Whole output filters (lowest L1 norm) instead of single weights. The logits layer is left whole: a zeroed filter there would erase a class. */
+  /** Whole output filters (lowest L1 norm) instead of single weights. */
   structured: boolean;
 }
 
@@ -42,9 +44,9 @@ export type PruneMasks = Map<string, Uint8Array>;
 
 const WEIGHT_KINDS = new Set<ParamSpec['kind']>(['conv', 'depthwise', 'linear']);
 
-/** The tensors pruning works on: every weight of a convolution or linear layer, in network order. */
+/** The tensors pruning works on: every weight of a convolution or linear layer but the logits layer, in network order. */
 export function prunableSpecs(model: ClassifierModel): ParamSpec[] {
-  return model.specs.filter((s) => WEIGHT_KINDS.has(s.kind) && s.name.endsWith('.weight'));
+  return model.specs.filter((s) => WEIGHT_KINDS.has(s.kind) && s.name.endsWith('.weight')).slice(0, -1);
 }
 
 /** Checks pruning options from a user, naming the bad value (RangeError). */
@@ -102,8 +104,7 @@ function unstructuredMasks(layers: Layer[], o: PruneOptions): PruneMasks {
 
 function structuredMasks(layers: Layer[], o: PruneOptions): PruneMasks {
   const masks: PruneMasks = new Map(layers.map((l) => [l.spec.name, new Uint8Array(l.data.length).fill(1)]));
-  // The last layer gives the logits: it is never pruned by filter.
-  const candidates = layers.slice(0, -1).map((l) => {
+  const candidates = layers.map((l) => {
     const filters = filterCount(l.spec, l.shape);
     const l1 = new Float32Array(filters);
     for (let i = 0; i < l.data.length; i++) l1[i % filters]! += Math.abs(l.data[i]!);
@@ -181,7 +182,7 @@ export async function pruneModel(model: ClassifierModel, options: PruneOptions):
   return { masks, report: await sparsityOf(model) };
 }
 
-/** Zeros in each prunable weight of the model, and overall. */
+/** Zeros in each prunable weight of the model (the logits layer aside), and over all of them. */
 export async function sparsityOf(model: ClassifierModel): Promise<SparsityReport> {
   const layers: LayerSparsity[] = [];
   for (const spec of prunableSpecs(model)) {

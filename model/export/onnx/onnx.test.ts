@@ -11,6 +11,7 @@ import type { ArchName } from '../../arch/types';
 import { ClassifierModel } from '../../model';
 import { caffeBgr, preprocessImages, torchvisionNorm } from '../../preprocess';
 import { readPth } from '../../pth';
+import { pruneModel, type PruneOptions } from '../../compress/prune';
 import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET } from './index';
 
 // Debian's python3-onnx (scripts/system-packages.txt); the python3 first on PATH may lack it.
@@ -33,6 +34,14 @@ print(json.dumps({
   "ops": sorted({n.op_type for n in m.graph.node}),
   "metadata": {p.key: p.value for p in m.metadata_props},
 }))
+`;
+
+/** Exact zeros in the weight initializers (rank > 1: convolution and Gemm weights, BatchNorm folded in). */
+const ZEROS = `
+import sys, onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+print(int(sum((numpy_helper.to_array(t) == 0).sum() for t in m.graph.initializer if len(t.dims) > 1)))
 `;
 
 beforeAll(async () => {
@@ -100,9 +109,27 @@ function maxRelativeError(actual: Float32Array, expected: Float32Array): number 
   return diff / Math.max(scale, 1e-12);
 }
 
+/**
+ * The model as trained and pruned two ways. MobileNetV3 is pruned per layer: a global ranking
+ * over its layers (whose weight scales differ widely) empties whole layers of these weights.
+ */
+const PRUNED: Record<ArchName, Array<[string, PruneOptions | null]>> = {
+  squeezenet1_1: [
+    ['as trained', null],
+    ['pruned 70 % (global)', { sparsity: 0.7, scope: 'global', structured: false }],
+    ['pruned 50 % by filter', { sparsity: 0.5, scope: 'layer', structured: true }],
+  ],
+  mobilenet_v3_small: [
+    ['as trained', null],
+    ['pruned 50 % (per layer)', { sparsity: 0.5, scope: 'layer', structured: false }],
+    ['pruned 25 % by filter', { sparsity: 0.25, scope: 'layer', structured: true }],
+  ],
+};
+
 describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to ONNX', (arch) => {
-  it('runs in onnxruntime (wasm) with SceneLab’s logits within 1e-4 relative, batch 3 and batch 1', async () => {
+  it.each(PRUNED[arch])('%s: runs in onnxruntime (wasm) with SceneLab’s logits within 1e-4 relative, batch 3 and batch 1', async (variant, prune) => {
     const model = trainedLooking(arch);
+    const zeros = prune ? (await pruneModel(model, prune)).report.zeros : 0;
     const { nchw, shape } = await sceneBatch(model);
     expect(shape).toEqual([3, 3, 150, 150]);
     const before = tf.memory().numTensors;
@@ -117,13 +144,17 @@ describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to 
     const batch = await ortLogits(onnx, nchw, shape);
     expect(batch.dims).toEqual([3, 6]);
     const err = maxRelativeError(batch.data, expected);
-    console.log(`${arch}: onnxruntime vs SceneLab, max relative error ${err.toExponential(2)}`);
+    console.log(`${arch} ${variant}: onnxruntime vs SceneLab, max relative error ${err.toExponential(2)}`);
     expect(err).toBeLessThanOrEqual(1e-4);
 
     // The batch dimension is symbolic: one image runs through the same file.
     const single = await ortLogits(onnx, nchw.slice(0, 3 * 150 * 150), [1, 3, 150, 150]);
     expect(single.dims).toEqual([1, 6]);
     expect(maxRelativeError(single.data, expected.slice(0, 6))).toBeLessThanOrEqual(1e-4);
+    // The file's weights hold the pruned zeros (none otherwise).
+    const file = path.join(tmp, `${arch}-${variant.replace(/\W+/g, '-')}.onnx`);
+    writeFileSync(file, onnx);
+    expect(Number(execFileSync(PYTHON, ['-c', ZEROS, file], { encoding: 'utf8' }).trim())).toBe(zeros);
     model.dispose();
   });
 

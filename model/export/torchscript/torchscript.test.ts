@@ -10,6 +10,7 @@ import type { ArchName } from '../../arch/types';
 import { ClassifierModel } from '../../model';
 import { caffeBgr, preprocessImages, torchvisionNorm } from '../../preprocess';
 import { readPth } from '../../pth';
+import { pruneModel, type PruneOptions } from '../../compress/prune';
 import { exportTorchScript } from './index';
 
 // Debian's PyTorch 1.13; the python3 first on PATH may lack it.
@@ -29,6 +30,7 @@ with torch.no_grad():
 print(json.dumps({
     "logits": logits.flatten().tolist(), "shape": list(logits.shape), "training": m.training,
     "parameters": sum(p.numel() for p in m.parameters()),
+    "zeros": sum(int((p == 0).sum()) for n, p in m.named_parameters() if p.dim() > 1),
     "extra": {k: v.decode() if isinstance(v, bytes) else v for k, v in extra.items()},
 }))
 `;
@@ -46,9 +48,27 @@ function trainedLooking(arch: ArchName): ClassifierModel {
   return model;
 }
 
+/**
+ * The model as trained and pruned two ways. MobileNetV3 is pruned per layer: a global ranking
+ * over its layers (whose weight scales differ widely) empties whole layers of these weights.
+ */
+const PRUNED: Record<ArchName, Array<[string, PruneOptions | null]>> = {
+  squeezenet1_1: [
+    ['as trained', null],
+    ['pruned 70 % (global)', { sparsity: 0.7, scope: 'global', structured: false }],
+    ['pruned 50 % by filter', { sparsity: 0.5, scope: 'layer', structured: true }],
+  ],
+  mobilenet_v3_small: [
+    ['as trained', null],
+    ['pruned 50 % (per layer)', { sparsity: 0.5, scope: 'layer', structured: false }],
+    ['pruned 25 % by filter', { sparsity: 0.25, scope: 'layer', structured: true }],
+  ],
+};
+
 describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to TorchScript', (arch) => {
-  it('loads with torch.jit.load alone and gives SceneLab’s logits within 1e-4 relative', async () => {
+  it.each(PRUNED[arch])('%s: loads with torch.jit.load alone and gives SceneLab’s logits within 1e-4 relative', async (variant, prune) => {
     const model = trainedLooking(arch);
+    const zeros = prune ? (await pruneModel(model, prune)).report.zeros : 0;
     const scenes = fileSource(intelFiles('test', 1).slice(0, 3));
     const x = preprocessImages(await Promise.all([0, 1, 2].map((i) => scenes.load(i))), model.preprocessing);
     const nchw = tf.transpose(x, [0, 3, 1, 2]);
@@ -58,21 +78,24 @@ describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to 
     writeFileSync(input, JSON.stringify({ shape: nchw.shape, data: Array.from(await nchw.data()) }));
     tf.dispose([x, nchw, logits]);
 
-    const file = path.join(tmp, `${arch}.pt`);
+    const file = path.join(tmp, `${arch}-${variant.replace(/\W+/g, '-')}.pt`);
     writeFileSync(file, await exportTorchScript(model));
     const out = JSON.parse(execFileSync(PYTHON, ['-c', LOAD, file, input], { encoding: 'utf8', maxBuffer: 16 << 20 })) as {
       logits: number[];
       shape: number[];
       training: boolean;
       parameters: number;
+      zeros: number;
       extra: Record<string, string>;
     };
+    // The archive's weights hold the pruned zeros (the logits layer is never pruned).
+    expect(out.zeros).toBe(zeros);
     expect(out.shape).toEqual([3, 6]);
     expect(out.training).toBe(false);
     expect(out.parameters).toBe(model.parameterCount);
     const scale = Math.max(...expected.map(Math.abs));
     const err = Math.max(...out.logits.map((v, i) => Math.abs(v - expected[i]!))) / scale;
-    console.log(`${arch}: TorchScript vs SceneLab, max relative error ${err.toExponential(2)}`);
+    console.log(`${arch} ${variant}: TorchScript vs SceneLab, max relative error ${err.toExponential(2)}`);
     expect(err).toBeLessThanOrEqual(1e-4);
     expect(out.extra['scenelab.arch']).toBe(arch);
     expect(JSON.parse(out.extra['scenelab.labels.json']!)).toEqual(LABELS);

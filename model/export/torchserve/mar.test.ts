@@ -12,6 +12,7 @@ import { classify } from '../../evaluate';
 import { ClassifierModel } from '../../model';
 import { caffeBgr, preprocessImages, torchvisionNorm, type PreprocessSpec } from '../../preprocess';
 import { readPth } from '../../pth';
+import { pruneModel } from '../../compress/prune';
 import { train } from '../../train';
 import { exportMar, MAR_ARCHIVER_VERSION } from './mar';
 
@@ -148,8 +149,19 @@ describe('TorchServe model archive', () => {
     model.dispose();
   });
 
+  /** The trained SqueezeNet pruned 70 % (global), its model.pth checked for the zeros. */
+  async function prunedSqueezeNet(): Promise<ClassifierModel> {
+    const model = await trainedSqueezeNet(caffeBgr(150));
+    const { report } = await pruneModel(model, { sparsity: 0.7, scope: 'global', structured: false });
+    const sd = readPth(unzipSync(await exportMar(model))['model.pth']!);
+    const zeros = report.layers.reduce((n, l) => n + sd.get(l.name)!.data.filter((v) => v === 0).length, 0);
+    expect(zeros).toBe(report.zeros);
+    return model;
+  }
+
   const cases = [
     ['squeezenet1_1, caffe-bgr 150 px stretch, trained head', () => trainedSqueezeNet(caffeBgr(150))],
+    ['squeezenet1_1-pruned, 70 % global, caffe-bgr 150 px stretch', prunedSqueezeNet],
     ['mobilenet_v3_small, torchvision 64 px center-crop (box filter + bilinear)', () => goldenMobileNet(torchvisionNorm(64, 'center-crop'))],
     ['mobilenet_v3_small, torchvision 112 px pad', () => goldenMobileNet(torchvisionNorm(112, 'pad'))],
   ] as const;
