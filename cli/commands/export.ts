@@ -1,10 +1,8 @@
 import { writeFile } from 'node:fs/promises';
-import { importModelFiles, zipModelFiles, type ModelFiles } from '../../model/artifacts';
+import { importModelFiles, type ModelFiles } from '../../model/artifacts';
 import { compressModel, type CompressOptions, type PruneOptions, type WeightQuantization } from '../../model/compress';
 import type { ImageSource } from '../../model/data/source';
-import { exportMar, exportOnnx, exportTorchScript } from '../../model/export';
-import type { ClassifierModel } from '../../model/model';
-import { writePth } from '../../model/pth';
+import { EXPORT_FORMATS, exportAs, type ExportFormat } from '../../model/export';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
 import { readModelFiles } from '../../node/model-store';
 import { numberOption, parse } from '../args';
@@ -32,7 +30,7 @@ const HELP = `scenelab export — write a trained model in other formats, option
   --json                print the measurements as one JSON object`;
 
 const QUANTIZE: Record<string, WeightQuantization> = { f16: 'float16', float16: 'float16', u8: 'uint8', uint8: 'uint8' };
-const FORMATS = ['pth', 'onnx', 'mar', 'torchscript', 'bundle'] as const;
+const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 
 /** A sparsity from the command line: percent (70, 70%) or a fraction below 1 (0.7). */
 export function parseSparsity(flag: string, text: string): number {
@@ -106,7 +104,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       const target = compressed?.model ?? original;
       const outFiles: ModelFiles = compressed?.files ?? files;
       const after = compressed ? await measure(target, outFiles, source) : null;
-      for (const format of outputs) await writeFile(str(format)!, await encode(format, target, outFiles));
+      for (const format of outputs) await writeFile(str(format)!, await exportAs(format, target, outFiles));
       report({ before, after, compressed, outputs: outputs.map((f) => str(f)!), json: Boolean(v.json) });
     } finally {
       compressed?.model.dispose();
@@ -114,21 +112,6 @@ export async function exportCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     original.dispose();
-  }
-}
-
-async function encode(format: (typeof FORMATS)[number], model: ClassifierModel, files: ModelFiles): Promise<Uint8Array> {
-  switch (format) {
-    case 'bundle':
-      return zipModelFiles(files);
-    case 'pth':
-      return writePth(await model.stateDict());
-    case 'onnx':
-      return exportOnnx(model);
-    case 'mar':
-      return exportMar(model);
-    case 'torchscript':
-      return exportTorchScript(model);
   }
 }
 

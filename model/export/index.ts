@@ -6,3 +6,4 @@
 export { exportOnnx, ONNX_INPUT, ONNX_METADATA, ONNX_OUTPUT, ONNX_OPSET } from './onnx';
 export { exportMar, MAR_ARCHIVER_VERSION, type MarManifest, type MarOptions } from './torchserve/mar';
 export { exportTorchScript, TORCHSCRIPT_EXTRA_FILES } from './torchscript';
+export { exportAs, EXPORT_FORMATS, isExportFormat, type ExportFormat } from './formats';

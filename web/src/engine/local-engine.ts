@@ -2,9 +2,10 @@
  * The engine, in-process: model/ driven over the IndexedDB store. The worker hosts one of
  * these (worker.ts); tests run one directly in Node with fake-indexeddb and a sharp decoder.
  * It never touches the DOM: decoding, backend choice and storage estimates are injected.
- * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts, models.ts, studies.ts.
+ * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts, models.ts, studies.ts, compress.ts.
  */
 import { EngineContext, type LocalEngineDeps } from './context';
+import { Compression } from './compress';
 import { Datasets } from './datasets';
 import { LabelFiles } from './label-io';
 import { Labels } from './labels';
@@ -26,6 +27,7 @@ export class LocalEngine implements Engine {
   private readonly labels: Labels;
   private readonly labelFiles: LabelFiles;
   private readonly studies: Studies;
+  private readonly compression: Compression;
 
   constructor(deps: LocalEngineDeps) {
     this.ctx = new EngineContext(deps);
@@ -36,6 +38,7 @@ export class LocalEngine implements Engine {
     this.labels = new Labels(this.ctx);
     this.labelFiles = new LabelFiles(this.ctx, this.labels, (id) => this.deleteDataset(id));
     this.studies = new Studies(this.ctx);
+    this.compression = new Compression(this.ctx);
   }
 
   async init(preference: BackendPreference): Promise<BackendInfo> {
@@ -92,4 +95,6 @@ export class LocalEngine implements Engine {
   getStudy: Engine['getStudy'] = (id) => this.studies.getStudy(id);
   deleteStudy: Engine['deleteStudy'] = (id) => this.studies.deleteStudy(id);
   modelFromBestTrial: Engine['modelFromBestTrial'] = (studyId, options) => this.studies.modelFromBestTrial(studyId, options);
+  exportModelAs: Engine['exportModelAs'] = (id, formats) => this.compression.exportModelAs(id, formats);
+  compressModel: Engine['compressModel'] = (request, options) => this.compression.compressModel(request, options);
 }

@@ -45,21 +45,9 @@ export class Models {
     const { model } = await this.modelFor(request.modelId);
     const classes = (await db.get('labels', request.datasetId))?.classes ?? [];
     const index = new Map(model.labels.map((l, i) => [l, i]));
-    const ids: number[] = [];
-    const labels: number[] = [];
     const splits: Split[] = request.split === 'all' ? ['train', 'validation', 'test', 'unassigned'] : [request.split];
-    for (const label of classes) {
-      const k = index.get(label);
-      if (k === undefined) continue;
-      for (const split of splits) {
-        for (const id of await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [request.datasetId, split, label])) {
-          ids.push(id);
-          labels.push(k);
-        }
-      }
-    }
+    const { source, ids } = await splitSource(this.ctx, request.datasetId, model.labels, splits);
     if (ids.length === 0) throw new Error(`no labelled images of the model's classes in the ${request.split} split`);
-    const source = new IdbImageSource(db, this.ctx.deps.decoder, ids, Int32Array.from(labels));
     const report = await evaluate(model, source, {
       batchSize: 32,
       ...(options.signal && { signal: options.signal }),
@@ -160,6 +148,26 @@ export class Models {
     if (this.ctx.loaded?.id === id) this.ctx.unloadModel();
     await (await this.ctx.db()).delete('models', id);
   }
+}
+
+/** A dataset's labelled images of the given splits as a source over `labels` (a model's classes; other classes left out), with their ids. */
+export async function splitSource(ctx: EngineContext, datasetId: string, labels: readonly string[], splits: readonly Split[]): Promise<{ source: IdbImageSource; ids: number[] }> {
+  const db = await ctx.db();
+  const classes = (await db.get('labels', datasetId))?.classes ?? [];
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const ids: number[] = [];
+  const targets: number[] = [];
+  for (const label of classes) {
+    const k = index.get(label);
+    if (k === undefined) continue;
+    for (const split of splits) {
+      for (const id of await db.getAllKeysFromIndex('images', 'byDatasetSplitLabel', [datasetId, split, label])) {
+        ids.push(id);
+        targets.push(k);
+      }
+    }
+  }
+  return { source: new IdbImageSource(db, ctx.deps.decoder, ids, Int32Array.from(targets)), ids };
 }
 
 /**

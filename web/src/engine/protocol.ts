@@ -39,6 +39,8 @@ export const ENGINE_METHODS = {
   listModels: { progress: 'none', args: 0 },
   exportModel: { progress: 'none', args: 1 },
   importModel: { progress: 'none', args: 2 },
+  exportModelAs: { progress: 'none', args: 2 },
+  compressModel: { progress: 'progress', args: 1 },
   deleteModel: { progress: 'none', args: 1 },
   createStudy: { progress: 'none', args: 1 },
   runStudy: { progress: 'study', args: 1 },

@@ -15,6 +15,10 @@ import type { RunConfig } from '../../../model/run/config';
 import type { EpochRecord, TrainEvent } from '../../../model/train';
 import type { LabelEngine } from './label-types';
 import type { RunStudyRequest, StudyConfig, StudyOutcome, StudyProgress, StudySummary } from './study-types';
+import type { PruneOptions, SparsityReport, WeightQuantization } from '../../../model/compress';
+import type { ExportFormat } from '../../../model/export/formats';
+
+export type { ExportFormat, PruneOptions, SparsityReport, WeightQuantization };
 
 /** What a `Blob`/`File` offers that the engine uses. */
 export interface BinaryFile {
@@ -253,6 +257,46 @@ export interface ClassifyResponse {
   backend: BackendName;
 }
 
+/** A model in other formats, optionally pruned and quantized into a new model. */
+export interface CompressRequest {
+  modelId: string;
+  prune: PruneOptions | null;
+  /** The bundle's weights; the other formats stay float32. */
+  quantize: WeightQuantization | null;
+  /** Epochs of fine-tuning after pruning (pruned weights held at zero) on the dataset's training images; 0 for none. */
+  finetuneEpochs: number;
+  /** Where accuracy before and after is measured (and what a fine-tune trains on); null measures size only. */
+  datasetId: string | null;
+  split: Split;
+  formats: ExportFormat[];
+  /** Store the result as a new model (usable for Classify). */
+  save: boolean;
+}
+
+/** Size and accuracy of one version of a model. */
+export interface ModelMeasurement {
+  /** Bytes of its zipped bundle. */
+  bundleBytes: number;
+  accuracy: number | null;
+  n: number;
+}
+
+/** A model written in one format, with the file name to save it under. */
+export interface ExportedFile {
+  format: ExportFormat;
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface CompressResponse {
+  before: ModelMeasurement;
+  after: ModelMeasurement;
+  sparsity: SparsityReport | null;
+  /** The new model, when saved. */
+  model: ModelSummary | null;
+  files: ExportedFile[];
+}
+
 export interface StorageInfo {
   usage: number;
   quota: number;
@@ -290,6 +334,10 @@ export interface Engine extends LabelEngine {
   /** A model bundle (zip: tfjs model, labels, preprocessing, metrics, history). */
   exportModel(id: string): Promise<Uint8Array>;
   importModel(name: string, bundle: BinaryFile): Promise<ModelSummary>;
+  /** A stored model in the given formats (bundle, .pth, ONNX, TorchServe .mar, TorchScript). */
+  exportModelAs(modelId: string, formats: ExportFormat[]): Promise<ExportedFile[]>;
+  /** Prunes and/or quantizes a stored model, measures size and accuracy before and after, and exports the result. */
+  compressModel(request: CompressRequest, options?: CallOptions): Promise<CompressResponse>;
   deleteModel(id: string): Promise<void>;
 
   /** A hyperparameter study over a stored dataset (checked, stored, not yet run). */
