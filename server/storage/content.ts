@@ -13,7 +13,13 @@ export const ARTIFACT_TYPES = {
   'application/json': ['.json'],
   'application/octet-stream': ['.bin'],
   'image/svg+xml': ['.svg'],
+  // Label files (Vertex AI import files, path,label CSV), stored beside a dataset's images.
+  'text/csv': ['.csv'],
+  'application/jsonl': ['.jsonl'],
 } as const;
+
+/** Artifact types that may sit under `datasets/` with the images they label. */
+export const LABEL_FILE_TYPES: readonly string[] = ['text/csv', 'application/jsonl'];
 
 export type ImageType = keyof typeof IMAGE_TYPES;
 export type ArtifactType = keyof typeof ARTIFACT_TYPES;
@@ -92,6 +98,11 @@ export function contentProblem(declared: StoredType, head: Uint8Array, size: num
       const text = new TextDecoder().decode(head.subarray(i, i + 5));
       return text === '<?xml' || text.startsWith('<svg') ? null : 'declared image/svg+xml but the bytes do not start an SVG document';
     }
+    case 'text/csv':
+      // Text: no NUL bytes (a binary file renamed .csv).
+      return head.includes(0) ? 'declared text/csv but the bytes are not text' : null;
+    case 'application/jsonl':
+      return head[firstNonSpace(head)] === 0x7b ? null : 'declared application/jsonl but the bytes do not start a JSON object';
     default: {
       const unreachable: never = declared;
       return `unsupported type ${String(unreachable)}`;

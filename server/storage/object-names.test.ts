@@ -54,7 +54,11 @@ describe('object names', () => {
     expect(checkWrite('datasets/a.JPG', 'image/jpeg', 10, limits)).toEqual({ contentType: 'image/jpeg', size: 10 });
     expect(checkWrite('models/m.zip', 'application/zip', 4000, limits)).toEqual({ contentType: 'application/zip', size: 4000 });
     expect(refusal(() => checkWrite('datasets/a.png', 'image/jpeg', 10, limits))).toMatchObject({ status: 400, message: expect.stringMatching(/\.jpg or \.jpeg/) });
-    expect(refusal(() => checkWrite('datasets/m.zip', 'application/zip', 10, limits))).toMatchObject({ status: 415, message: expect.stringMatching(/images only/) });
+    expect(refusal(() => checkWrite('datasets/m.zip', 'application/zip', 10, limits))).toMatchObject({ status: 415, message: expect.stringMatching(/images and label files only/) });
+    // Label files (Vertex AI import files, path,label CSV) sit with the images they label.
+    expect(checkWrite('datasets/pool/labels-vertex.csv', 'text/csv', 100, limits)).toEqual({ contentType: 'text/csv', size: 100 });
+    expect(checkWrite('datasets/pool/labels-vertex.jsonl', 'application/jsonl', 100, limits)).toEqual({ contentType: 'application/jsonl', size: 100 });
+    expect(refusal(() => checkWrite('datasets/pool/labels.txt', 'text/csv', 10, limits))).toMatchObject({ status: 400, message: expect.stringMatching(/\.csv/) });
     expect(refusal(() => checkWrite('models/x.html', 'text/html', 10, limits))).toMatchObject({ status: 415 });
     expect(refusal(() => checkWrite('datasets/a.jpg', 'image/jpeg', 1001, limits))).toMatchObject({ status: 413 });
     expect(refusal(() => checkWrite('datasets/a.jpg', undefined, 10, limits))).toMatchObject({ status: 400, message: expect.stringMatching(/contentType is required/) });
@@ -83,6 +87,10 @@ describe('magic bytes', () => {
     expect(contentProblem('application/octet-stream', new Uint8Array(8), 8)).toBeNull();
     expect(contentProblem('application/octet-stream', new Uint8Array(7), 7)).toMatch(/multiple of 4/);
     expect(contentProblem('image/svg+xml', text('<svg xmlns="http://www.w3.org/2000/svg">'), 40)).toBeNull();
+    expect(contentProblem('text/csv', text('training,gs://b/a.jpg,sea\n'), 26)).toBeNull();
+    expect(contentProblem('text/csv', new Uint8Array([0x50, 0x4b, 3, 4, 0, 0]), 6)).toMatch(/not text/);
+    expect(contentProblem('application/jsonl', text('{"imageGcsUri":"gs://b/a.jpg"}'), 30)).toBeNull();
+    expect(contentProblem('application/jsonl', text('[1,2]'), 5)).toMatch(/JSON object/);
     expect(contentProblem('image/png', text('\u00ff\u00d8'), 2)).toMatch(/not an image/);
     expect(contentProblem('image/jpeg', new Uint8Array(0), 0)).toMatch(/empty/);
   });

@@ -1,6 +1,6 @@
 import { WRITE_PREFIXES } from '../config';
 import { HttpError } from '../errors';
-import { extensionsOf, isArtifactType, isImageType, type StoredType } from './content';
+import { extensionsOf, isArtifactType, isImageType, LABEL_FILE_TYPES, type StoredType } from './content';
 
 /** Cloud Storage's limit on object names, in UTF-8 bytes. */
 export const MAX_OBJECT_NAME_BYTES = 1024;
@@ -63,8 +63,8 @@ export interface UploadLimits {
 }
 
 /**
- * What a write may store: the declared type must be an image (anywhere) or a model artifact
- * (under `models/` and `runs/`), must match the name's extension, and the size must be within
+ * What a write may store: the declared type must be an image (anywhere), a label file (CSV,
+ * JSON Lines; anywhere) or a model artifact (under `models/` and `runs/`), must match the name's extension, and the size must be within
  * the limit for its kind. Returns the normalised content type.
  */
 export function checkWrite(name: string, contentType: string | undefined, size: number | undefined, limits: UploadLimits): { contentType: StoredType; size: number } {
@@ -73,9 +73,9 @@ export function checkWrite(name: string, contentType: string | undefined, size: 
   const type = contentType.trim().toLowerCase();
   const image = isImageType(type);
   if (!image && !isArtifactType(type)) {
-    throw new HttpError(415, 'unsupported_type', `contentType "${contentType}" is not accepted: only images (JPEG, PNG, WebP, GIF, BMP) and model artifacts (zip, json, bin, svg)`);
+    throw new HttpError(415, 'unsupported_type', `contentType "${contentType}" is not accepted: only images (JPEG, PNG, WebP, GIF, BMP), model artifacts (zip, json, bin, svg) and label files (csv, jsonl)`);
   }
-  if (!image && name.startsWith('datasets/')) throw new HttpError(415, 'unsupported_type', `datasets/ holds images only; ${type} belongs under models/ or runs/`);
+  if (!image && !LABEL_FILE_TYPES.includes(type) && name.startsWith('datasets/')) throw new HttpError(415, 'unsupported_type', `datasets/ holds images and label files only; ${type} belongs under models/ or runs/`);
   const ext = /\.[^./]+$/.exec(name)?.[0]?.toLowerCase();
   const allowed = extensionsOf(type);
   if (!ext || !allowed.includes(ext)) throw new HttpError(400, 'extension_mismatch', `contentType ${type} needs a name ending in ${allowed.join(' or ')}`);

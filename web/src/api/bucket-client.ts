@@ -47,6 +47,8 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
   '.bin': 'application/octet-stream',
   '.svg': 'image/svg+xml',
+  '.csv': 'text/csv',
+  '.jsonl': 'application/jsonl',
 };
 
 /** The content type an object name implies, or undefined when the server would not store it. */
@@ -126,7 +128,7 @@ export class BucketClient {
    */
   async upload(object: string, data: Blob, signal?: AbortSignal): Promise<{ name: string; size: number }> {
     const contentType = contentTypeFor(object);
-    if (!contentType) throw new BucketError(`${object}: the server stores images, zips, JSON, .bin and .svg files only`, 400);
+    if (!contentType) throw new BucketError(`${object}: the server stores images, zips, JSON, .bin, .svg and label files (.csv, .jsonl) only`, 400);
     const signed = await this.api<{ url: string; method: 'PUT'; headers: Record<string, string> }>('/api/storage/signed-url', {
       method: 'POST',
       headers: this.headers(true),
