@@ -1,7 +1,7 @@
 // Datasets and models to and from the server's bucket, in the browser, against the real
 // SceneLab server (embedded bucket, signed URLs) serving the built app.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +67,25 @@ test('upload a dataset to the bucket and import it back; upload a trained model 
   await expect(message).toContainText('Uploaded', { timeout: 60_000 });
   expect(objects('models').filter((n) => n.endsWith('.zip'))).toHaveLength(1);
   expect(objects('runs').map((n) => path.basename(n)).sort()).toEqual(['curves.svg', 'history.json', 'metrics.json']);
+});
+
+test('export a dataset\'s labels to the bucket as a Vertex AI file, with its images under the same prefix', async ({ page }) => {
+  await page.goto(`${SERVER}/?backend=wasm#/datasets`);
+  await expect(page.getByTestId('backend')).toContainText('wasm', { timeout: 60_000 });
+  await importFolder(page, makeSubset(2, 1));
+  await go(page, 'label');
+  await page.getByTestId('view-files').click();
+  await page.getByTestId('export-format').selectOption('vertex-jsonl');
+  await page.getByTestId('gcs-prefix').fill('gs://scenelab-bucket/datasets/labelled');
+  await page.getByTestId('export-bucket').click();
+  await expect(page.getByTestId('message')).toContainText('Uploaded 18 images and datasets/labelled/intel-small-vertex.jsonl', { timeout: 60_000 });
+  const stored = objects('datasets/labelled');
+  expect(stored).toHaveLength(19);
+  const lines = readFileSync(path.join(dataDir, 'bucket/objects/datasets/labelled/intel-small-vertex.jsonl'), 'utf8').trim().split('\n');
+  expect(lines).toHaveLength(18);
+  // Every URI in the file names an object that is in the bucket.
+  for (const line of lines) {
+    const uri = (JSON.parse(line) as { imageGcsUri: string }).imageGcsUri;
+    expect(stored).toContain(uri.replace('gs://scenelab-bucket/', ''));
+  }
 });
