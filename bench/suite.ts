@@ -44,6 +44,9 @@ function run(cmd: string, args: string[]): Result {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
 }
 
+// Other work on the machine slows the contenders unevenly (PyTorch's thread pool suffers most):
+// the load is recorded beside the numbers so a run on a busy machine reads as one.
+const loadAtStart = os.loadavg()[0]!;
 const common = ['--arch', v.arch!, '--size', String(params.size), '--train-batch', String(params.trainBatch), '--infer-batch', String(params.inferBatch), '--repeats', String(params.repeats)];
 type ChromiumResult = Omit<Result, 'peakRssMiB'> & { peakMemoryMiB: number };
 const rows: Array<{ threads: number; scenelab: Result; chromium: ChromiumResult; pytorch: Result; onnxruntime: Omit<Result, 'trainImagesPerSecond'> }> = [];
@@ -61,7 +64,7 @@ const macs = rows[0]!.pytorch.forwardMacsPerImage!;
 const trainMacs = 3 * macs;
 const peak = rows[0]!.scenelab.peakMacsPerSecond!;
 const fmt = (x: number, d = 1): string => x.toFixed(d);
-console.log(`${v.arch} at ${params.size}x${params.size}, 6 classes; train batch ${params.trainBatch} (Adam, full fine-tuning), inference batch ${params.inferBatch}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'})`);
+console.log(`${v.arch} at ${params.size}x${params.size}, 6 classes; train batch ${params.trainBatch} (Adam, full fine-tuning), inference batch ${params.inferBatch}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'cpu'}); load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} after the step contenders`);
 console.log(`forward: ${(macs / 1e6).toFixed(0)} M multiply-adds per image (a training step counted as 3 forwards); wasm peak = this CPU with tfjs-wasm's own kernels (XNNPACK, 128-bit SIMD, 1024^3 matmul, 1 thread): ${(peak / 1e9).toFixed(2)} G multiply-adds/s. PyTorch's native kernels (AVX2/AVX-512) can exceed it.`);
 console.log('| threads | measure | SceneLab (Node, wasm) | PyTorch | SceneLab ÷ PyTorch | SceneLab, % of wasm peak | PyTorch, % of wasm peak |');
 console.log('|--:|---|--:|--:|--:|--:|--:|');
@@ -130,6 +133,6 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = v.out ?? path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 const base = path.join(outDir, `${short ? 'short-' : ''}${stamp}`);
-writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), params, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model }, forwardMacsPerImage: macs, peakMacsPerSecond: peak, rows, headOnly }, null, 2) + '\n');
+writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), params, machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, loadAverage: { start: loadAtStart, end: os.loadavg()[0] } }, forwardMacsPerImage: macs, peakMacsPerSecond: peak, rows, headOnly }, null, 2) + '\n');
 writeFileSync(`${base}.svg`, chart());
 console.log(`raw numbers: ${path.relative(ROOT, base)}.json, chart: ${path.relative(ROOT, base)}.svg`);
