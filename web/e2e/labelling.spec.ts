@@ -94,6 +94,8 @@ test('label the unlabelled pool: keyboard, grid, undo across reload, model sugge
     await go(page, 'datasets');
     await page.getByTestId('folder-input').setInputFiles(pool);
     await expect(page.getByTestId('message')).toContainText(`Imported ${POOL_SIZE} images`, { timeout: 120_000 });
+    // The new dataset is the one shown, with the earlier one still listed.
+    await expect(page.getByTestId('dataset-summary')).toContainText(`${POOL_SIZE} images · 0 classes · ${POOL_SIZE} unlabelled`);
     await go(page, 'label');
     await expect(progress(page)).toHaveText(`0 of ${POOL_SIZE} labelled · ${POOL_SIZE} unlabelled`);
     await page.getByTestId('view-classes').click();
