@@ -7,34 +7,24 @@
  *   npx tsx bench/browser-step.ts --threads 2 --size 150 --train-batch 32 --infer-batch 64 --repeats 5 [--no-build]
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
 import { build, preview } from 'vite';
+import { contenderArgs } from './contender-args';
 
-const { values: v } = parseArgs({
-  options: {
-    arch: { type: 'string', default: 'squeezenet1_1' },
-    threads: { type: 'string', default: '1' },
-    size: { type: 'string', default: '150' },
-    'train-batch': { type: 'string', default: '32' },
-    'infer-batch': { type: 'string', default: '64' },
-    repeats: { type: 'string', default: '5' },
-    'no-build': { type: 'boolean' },
-  },
-});
+const a = contenderArgs();
 const ROOT = path.resolve(import.meta.dirname, '..');
 const configFile = path.join(ROOT, 'bench/browser/vite.config.ts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // ForceEagerMeasureMemory: measureUserAgentSpecificMemory answers at once instead of after the next GC.
 const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-blink-features=ForceEagerMeasureMemory'];
 
-if (!v['no-build']) await build({ configFile, logLevel: 'error' });
+if (!a.noBuild) await build({ configFile, logLevel: 'error' });
 const server = await preview({ configFile, logLevel: 'error', preview: { port: 0, host: 'localhost' } });
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
 try {
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('the preview server has no port');
-  const q = new URLSearchParams({ arch: v.arch!, size: v.size!, trainBatch: v['train-batch']!, inferBatch: v['infer-batch']!, repeats: v.repeats!, threads: v.threads! });
+  const q = new URLSearchParams({ arch: a.arch, size: String(a.size), trainBatch: String(a.trainBatch), inferBatch: String(a.inferBatch), repeats: String(a.repeats), threads: String(a.threads) });
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -6,30 +6,16 @@
  *
  *   npx tsx bench/ort-infer.ts --arch squeezenet1_1 --threads 1 --size 150 --infer-batch 64 --repeats 5
  */
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { exportOnnx } from '../model/export';
 import { ClassifierModel, isArchName } from '../model/model';
 import { caffeBgr } from '../model/preprocess';
 import { initNodeBackend } from '../node/backend';
+import { contenderArgs } from './contender-args';
 import { medianSeconds } from './median';
 
-const { values: v } = parseArgs({
-  options: {
-    arch: { type: 'string', default: 'squeezenet1_1' },
-    threads: { type: 'string', default: '1' },
-    size: { type: 'string', default: '150' },
-    'infer-batch': { type: 'string', default: '64' },
-    repeats: { type: 'string', default: '5' },
-    // Accepted so the suite can pass one argument list to every contender.
-    'train-batch': { type: 'string' },
-  },
-});
-const arch = v.arch!;
+const { arch, size, inferBatch, repeats } = contenderArgs();
 if (!isArchName(arch)) throw new Error(`unknown arch ${arch}`);
-const size = Number(v.size);
-const inferBatch = Number(v['infer-batch']);
-const repeats = Number(v.repeats);
 
 // The model is built (and exported) by SceneLab on its wasm backend; ORT then runs on its own.
 await initNodeBackend('wasm');

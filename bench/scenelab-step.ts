@@ -5,26 +5,16 @@
  *
  *   npx tsx bench/scenelab-step.ts --arch squeezenet1_1 --threads 2 --size 150 --train-batch 32 --infer-batch 64 --repeats 5
  */
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initNodeBackend } from '../node/backend';
+import { contenderArgs } from './contender-args';
 import { measureSteps } from './step';
 
-const { values: v } = parseArgs({
-  options: {
-    arch: { type: 'string', default: 'squeezenet1_1' },
-    threads: { type: 'string', default: '1' },
-    size: { type: 'string', default: '150' },
-    'train-batch': { type: 'string', default: '32' },
-    'infer-batch': { type: 'string', default: '64' },
-    repeats: { type: 'string', default: '5' },
-  },
-});
-const threads = Number(v.threads);
+const { threads, ...params } = contenderArgs();
 setThreadsCount(threads);
 const backend = await initNodeBackend('wasm');
-const times = await measureSteps({ arch: v.arch!, size: Number(v.size), trainBatch: Number(v['train-batch']), inferBatch: Number(v['infer-batch']), repeats: Number(v.repeats) });
+const times = await measureSteps(params);
 
 process.stdout.write(
   JSON.stringify({
