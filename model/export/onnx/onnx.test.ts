@@ -11,7 +11,8 @@ import type { ArchName } from '../../arch/types';
 import { ClassifierModel } from '../../model';
 import { caffeBgr, preprocessImages, torchvisionNorm } from '../../preprocess';
 import { readPth } from '../../pth';
-import { pruneModel, type PruneOptions } from '../../compress/prune';
+import { pruneModel } from '../../compress/prune';
+import { PRUNED } from '../test-support';
 import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET } from './index';
 
 // Debian's python3-onnx (scripts/system-packages.txt); the python3 first on PATH may lack it.
@@ -108,23 +109,6 @@ function maxRelativeError(actual: Float32Array, expected: Float32Array): number 
   }
   return diff / Math.max(scale, 1e-12);
 }
-
-/**
- * The model as trained and pruned two ways. MobileNetV3 is pruned per layer: a global ranking
- * over its layers (whose weight scales differ widely) empties whole layers of these weights.
- */
-const PRUNED: Record<ArchName, Array<[string, PruneOptions | null]>> = {
-  squeezenet1_1: [
-    ['as trained', null],
-    ['pruned 70 % (global)', { sparsity: 0.7, scope: 'global', structured: false }],
-    ['pruned 50 % by filter', { sparsity: 0.5, scope: 'layer', structured: true }],
-  ],
-  mobilenet_v3_small: [
-    ['as trained', null],
-    ['pruned 50 % (per layer)', { sparsity: 0.5, scope: 'layer', structured: false }],
-    ['pruned 25 % by filter', { sparsity: 0.25, scope: 'layer', structured: true }],
-  ],
-};
 
 describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to ONNX', (arch) => {
   it.each(PRUNED[arch])('%s: runs in onnxruntime (wasm) with SceneLab’s logits within 1e-4 relative, batch 3 and batch 1', async (variant, prune) => {

@@ -10,7 +10,8 @@ import type { ArchName } from '../../arch/types';
 import { ClassifierModel } from '../../model';
 import { caffeBgr, preprocessImages, torchvisionNorm } from '../../preprocess';
 import { readPth } from '../../pth';
-import { pruneModel, type PruneOptions } from '../../compress/prune';
+import { pruneModel } from '../../compress/prune';
+import { PRUNED } from '../test-support';
 import { exportTorchScript } from './index';
 
 // Debian's PyTorch 1.13; the python3 first on PATH may lack it.
@@ -47,23 +48,6 @@ function trainedLooking(arch: ArchName): ClassifierModel {
   if (arch === 'squeezenet1_1') model.loadStateDict(readPth(readFileSync(PRETRAINED)));
   return model;
 }
-
-/**
- * The model as trained and pruned two ways. MobileNetV3 is pruned per layer: a global ranking
- * over its layers (whose weight scales differ widely) empties whole layers of these weights.
- */
-const PRUNED: Record<ArchName, Array<[string, PruneOptions | null]>> = {
-  squeezenet1_1: [
-    ['as trained', null],
-    ['pruned 70 % (global)', { sparsity: 0.7, scope: 'global', structured: false }],
-    ['pruned 50 % by filter', { sparsity: 0.5, scope: 'layer', structured: true }],
-  ],
-  mobilenet_v3_small: [
-    ['as trained', null],
-    ['pruned 50 % (per layer)', { sparsity: 0.5, scope: 'layer', structured: false }],
-    ['pruned 25 % by filter', { sparsity: 0.25, scope: 'layer', structured: true }],
-  ],
-};
 
 describe.each(['squeezenet1_1', 'mobilenet_v3_small'] as const)('%s exported to TorchScript', (arch) => {
   it.each(PRUNED[arch])('%s: loads with torch.jit.load alone and gives SceneLab’s logits within 1e-4 relative', async (variant, prune) => {
