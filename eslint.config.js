@@ -11,7 +11,7 @@ const rules = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '**/*.mjs', '**/*.js', 'scratch/**', 'web/vitest.config.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', '**/*.mjs', '**/*.js', 'scratch/**', 'model/kernels/simd/assembly/**', 'web/vitest.config.ts'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

@@ -24,3 +24,6 @@ declare class AbortController {
   readonly signal: AbortSignal;
   abort(reason?: unknown): void;
 }
+
+/** Base64 to a binary string. */
+declare function atob(data: string): string;

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // with extensionless imports, which Node cannot load; the union package's Node build carries
 // the same gradients and registers them in tfjs's global registry.
 import '@tensorflow/tfjs';
+import { registerSimdKernels } from '../model/kernels/simd-kernels';
 import { registerWasmGradientKernels } from '../model/kernels/wasm-gradients';
 import { InputError } from './errors';
 
@@ -74,7 +75,10 @@ export async function initNodeBackend(name: NodeBackendName = 'wasm'): Promise<N
     if (!ok) throw new InputError(`could not start the tfjs "${name}" backend`);
   }
   await tf.ready();
-  if (name === 'wasm') registerWasmGradientKernels();
+  if (name === 'wasm') {
+    registerWasmGradientKernels();
+    await registerSimdKernels();
+  }
   return Object.freeze({
     name,
     simd: name === 'wasm' && tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),

@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_ORDER, type BackendAttempt, type BackendInfo, type BackendName, type BackendPreference } from './types';
+import { registerSimdKernels } from '../../../model/kernels/simd-kernels';
 import { registerWasmGradientKernels } from '../../../model/kernels/wasm-gradients';
 
 /** WebGPU is not there or gave no adapter; the message says what to do. */
@@ -74,7 +75,10 @@ async function tryBackend(name: BackendName): Promise<{ adapter: string | null }
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`tfjs could not initialise ${name}`);
   await tf.ready();
-  if (name === 'wasm') registerWasmGradientKernels();
+  if (name === 'wasm') {
+    registerWasmGradientKernels();
+    await registerSimdKernels();
+  }
   if (name === 'webgl') {
     const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } }).gpgpu?.gl;
     const ext = gl?.getExtension('WEBGL_debug_renderer_info');
