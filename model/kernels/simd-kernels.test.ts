@@ -102,6 +102,17 @@ describe('SIMD SplitV and Sum match cpu', () => {
     const { wasm, cpu } = await onBoth(() => tf.split(tf.tensor(randomData(sizeOf(shape), 8), shape), sizes, axis));
     expectClose(wasm, cpu, 0);
   });
+  it.each([
+    { shape: [32, 9, 9, 4], begin: [0, 0, 0, 0], size: [32, 8, 8, 4] },
+    { shape: [3, 9, 7, 5], begin: [1, 2, 0, 1], size: [2, 5, 7, 3] },
+    { shape: [3, 9, 7, 5], begin: [0, 0, 0, 0], size: [2, -1, -1, -1] },
+    { shape: [2, 3, 4, 5, 6], begin: [1, 0, 1, 2, 0], size: [1, 3, 2, 2, 6] },
+    { shape: [7, 6], begin: [2, 1], size: [3, 4] },
+    { shape: [11], begin: [3], size: [5] },
+  ])('slices $shape from $begin by $size', async ({ shape, begin, size }) => {
+    const { wasm, cpu } = await onBoth(() => tf.slice(tf.tensor(randomData(sizeOf(shape), 12), shape), begin, size));
+    expectClose(wasm, cpu, 0);
+  });
   it('splits int32 as it is', async () => {
     await tf.setBackend('wasm');
     const [a, b] = tf.split(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [1, 2], 1);

@@ -5,8 +5,9 @@
  * - Conv2DBackpropFilter: dW as per-tap matrix products on NHWC/HWIO as they lie in memory, in
  *   place of the composed one (two transposes and a dilated convolution);
  * - MaxPoolGrad: the arg-max of each window found four channels at a time, no position scatter;
- * - SplitV (a concatenation's gradient) and Sum over every axis but the last (a bias gradient):
- *   strided block copies and column sums instead of per-pixel slices.
+ * - SplitV (a concatenation's gradient), Slice (a padding's gradient) and Sum over every axis
+ *   but the last (a bias gradient): strided block copies and column sums instead of a typed-array
+ *   view per pixel.
  *
  * The module imports the backend's own WebAssembly.Memory, so kernels read and write tensors
  * where tfjs keeps them: nothing is copied in or out. Each kernel falls back to the backend's
@@ -15,8 +16,8 @@
  * Like ./wasm-gradients, this imports only tfjs-core: model/ stays backend-agnostic, and the
  * app or the Node adapter calls {@link registerSimdKernels} after starting the wasm backend.
  */
-import { backend_util, Conv2DBackpropFilter, findBackend, getKernel, MaxPoolGrad, registerKernel, SplitV, Sum, unregisterKernel, util } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropFilterAttrs, KernelConfig, KernelFunc, MaxPoolGradAttrs, SplitVAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, Conv2DBackpropFilter, findBackend, getKernel, MaxPoolGrad, registerKernel, Slice, slice_util, SplitV, Sum, unregisterKernel, util } from '@tensorflow/tfjs-core';
+import type { Conv2DBackpropFilterAttrs, KernelConfig, KernelFunc, MaxPoolGradAttrs, SliceAttrs, SplitVAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { KERNELS_WASM, KERNELS_WASM_SHARED } from './simd/kernels.generated';
 
 const BACKEND = 'wasm';
@@ -131,6 +132,49 @@ function splitV(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
   });
 }
 
+/**
+ * A slice as block copies: the axes after the last partial one are whole, so each index of
+ * the axes before it starts one strided run of rows.
+ */
+function slice(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
+  const { inputs, attrs } = args;
+  const backend = args.backend as unknown as WasmBackendLike;
+  const { x } = inputs as { x: TensorInfo };
+  if (!WORD_TYPES.has(x.dtype)) return native(Slice, args);
+  const { begin, size } = attrs as unknown as SliceAttrs;
+  const [b, s] = slice_util.parseSliceParams(x as never, begin, size) as [number[], number[]];
+  const out = backend.makeOutput(s, x.dtype);
+  if (util.sizeFromShape(s) === 0) return out;
+  const shape = x.shape;
+  const rank = shape.length;
+  if (rank === 0) {
+    simd!.copyRows(offsetOf(backend, x), 1, offsetOf(backend, out), 1, 1, 1);
+    return out;
+  }
+  let k = rank - 1; // the last axis that is not taken whole
+  while (k > 0 && b[k] === 0 && s[k] === shape[k]) k--;
+  const inner = util.sizeFromShape(shape.slice(k + 1));
+  const run = s[k]! * inner;
+  const rowAxis = k - 1; // its rows are copied by one call; the axes before it loop here
+  const rows = rowAxis >= 0 ? s[rowAxis]! : 1;
+  const srcRow = shape[k]! * inner;
+  const strides = [...util.computeStrides(shape), 1];
+  const src = offsetOf(backend, x);
+  const dst = offsetOf(backend, out);
+  const index = new Array<number>(Math.max(rowAxis, 0)).fill(0);
+  let written = 0;
+  for (;;) {
+    let from = b[k]! * inner + (rowAxis >= 0 ? b[rowAxis]! * strides[rowAxis]! : 0);
+    for (let a = 0; a < index.length; a++) from += (b[a]! + index[a]!) * strides[a]!;
+    simd!.copyRows(src + from * 4, srcRow, dst + written * 4, run, rows, run);
+    written += rows * run;
+    let a = index.length - 1;
+    while (a >= 0 && ++index[a]! === s[a]!) index[a--] = 0;
+    if (a < 0) break;
+  }
+  return out;
+}
+
 function sum(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
   const { inputs, attrs } = args;
   const backend = args.backend as unknown as WasmBackendLike;
@@ -153,6 +197,7 @@ const KERNELS: Array<[string, KernelFunc]> = [
   [Conv2DBackpropFilter, conv2DBackpropFilter],
   [MaxPoolGrad, maxPoolGrad],
   [SplitV, splitV],
+  [Slice, slice],
   [Sum, sum],
 ];
 
