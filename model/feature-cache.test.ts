@@ -3,13 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useBackend } from '../test/helpers/backend';
 import { fileSource, intelFiles, PRETRAINED } from '../test/helpers/intel';
-import { ImageDecodeError, type ImageSource } from './data/source';
+import { ImageDecodeError, subset, type ImageSource } from './data/source';
 import { FeatureStore, featuresBytes, type SourceFeatures } from './feature-cache';
 import { ClassifierModel } from './model';
 import { caffeBgr } from './preprocess';
 import { readPth } from './pth';
 import { runConfig } from './run/config';
-import { runTraining, type RunHooks, type RunInput } from './run/pipeline';
+import { runTraining, type RunHooks, type RunInput, type RunOutcome } from './run/pipeline';
 import type { TrainOptions } from './train';
 
 const CLASSES = ['forest', 'sea', 'street'];
@@ -26,18 +26,18 @@ const pool: ImageSource = (() => {
   };
 })();
 
-function input(options: Partial<TrainOptions>): RunInput {
+function input(options: Partial<TrainOptions>, images: ImageSource = pool): RunInput {
   // A small input keeps the backbone passes short; the features still come from the real weights.
   const config = runConfig('squeezenet1_1', { preprocessing: caffeBgr(64), valSplit: 0.25, options: { freeze: true, epochs: 2, seed: 4, ...options } });
-  return { config, classes: CLASSES, pool, weights };
+  return { config, classes: CLASSES, pool: images, weights };
 }
 
 /** Runs with a spy on the backbone; returns the outcome and the images the backbone saw. */
-async function run(options: Partial<TrainOptions>, hooks: RunHooks = {}) {
+async function run(options: Partial<TrainOptions>, hooks: RunHooks = {}, source: ImageSource = pool) {
   const spy = vi.spyOn(ClassifierModel.prototype, 'backbone');
   const skipped: string[] = [];
   try {
-    const outcome = await runTraining(input(options), { ...hooks, onEvent: (e) => e.type === 'skipped' && skipped.push(e.file) });
+    const outcome = await runTraining(input(options, source), { ...hooks, onEvent: (e) => e.type === 'skipped' && skipped.push(e.file) });
     const images = spy.mock.calls.reduce((n, [x]) => n + x.shape[0], 0);
     return { outcome, images, skipped };
   } finally {
@@ -50,22 +50,33 @@ beforeAll(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
+/** A run with the store ends where the same run without it ends: history, metrics, weights byte for byte. */
+async function expectSameAsAlone(shared: RunOutcome, options: Partial<TrainOptions>, images: ImageSource = pool): Promise<void> {
+  const alone = await run(options, {}, images);
+  expect(alone.images).toBeGreaterThan(0);
+  expect(shared.result.history.map(({ seconds: _s, ...r }) => r)).toEqual(alone.outcome.result.history.map(({ seconds: _s, ...r }) => r));
+  expect(shared.metrics).toEqual(alone.outcome.metrics);
+  // Byte for byte (a deep equality over 5 MB is slow).
+  expect(Buffer.from(shared.pth).equals(Buffer.from(alone.outcome.pth))).toBe(true);
+}
+
 describe('a feature store shared by frozen runs', () => {
   it('computes the backbone once for runs that differ in head hyperparameters, with the results of runs without it', async () => {
     const store = new FeatureStore();
     const first = await run({ learningRate: 1e-3, batchSize: 8, hflip: false }, { featureStore: store });
     // 18 training images and 6 validation images (one training file cannot be decoded).
     expect(first.images).toBe(24);
-    expect(store.size).toBe(2);
+    // One entry per image: 24 images' features and the broken image's failure.
+    expect(store.size).toBe(25);
 
     const second = await run({ learningRate: 3e-3, batchSize: 4, optimizer: 'sgd', hflip: false }, { featureStore: store });
     expect(second.images).toBe(0);
     expect(second.skipped).toEqual(['broken.jpg']);
     expect(second.outcome.result.skipped).toEqual(first.outcome.result.skipped);
 
-    // Flips are added to the stored features: only the mirrored training images go through the backbone.
+    // Flips are added to the stored features: only the mirrored images go through the backbone.
     const flipped = await run({ learningRate: 2e-3, batchSize: 8, hflip: true }, { featureStore: store });
-    expect(flipped.images).toBe(18);
+    expect(flipped.images).toBe(24);
     const again = await run({ learningRate: 2e-3, batchSize: 8, hflip: true }, { featureStore: store });
     expect(again.images).toBe(0);
 
@@ -73,13 +84,29 @@ describe('a feature store shared by frozen runs', () => {
       [second, { learningRate: 3e-3, batchSize: 4, optimizer: 'sgd' as const, hflip: false }],
       [again, { learningRate: 2e-3, batchSize: 8, hflip: true }],
     ] as const) {
-      const alone = await run(options);
-      expect(alone.images).toBeGreaterThan(0);
-      expect(shared.outcome.result.history.map(({ seconds: _s, ...r }) => r)).toEqual(alone.outcome.result.history.map(({ seconds: _s, ...r }) => r));
-      expect(shared.outcome.metrics).toEqual(alone.outcome.metrics);
-      // Byte for byte (a deep equality over 5 MB is slow).
-      expect(Buffer.from(shared.outcome.pth).equals(Buffer.from(alone.outcome.pth))).toBe(true);
+      await expectSameAsAlone(shared.outcome, options);
     }
+  });
+
+  it('computes only the images a growing set adds, with the results of runs without the store', async () => {
+    const store = new FeatureStore();
+    const first = await run({ hflip: true }, { featureStore: store }, subset(pool, Array.from({ length: 18 }, (_, i) => i)));
+    // Every image plain and mirrored (validation images too, so a later split may move them to training).
+    expect(first.images).toBe(18 * 2);
+    // Seven new images, one of which cannot be decoded. The hold-out is drawn anew, so old images
+    // change splits: still only the new ones are read and go through the backbone, plain and mirrored.
+    const loads = vi.spyOn(pool, 'load');
+    const second = await run({ hflip: true }, { featureStore: store });
+    const read = new Set(loads.mock.calls.map(([i]) => pool.name(i)));
+    loads.mockRestore();
+    expect(read).toEqual(new Set(Array.from({ length: 7 }, (_, k) => pool.name(18 + k))));
+    expect(second.images).toBe(6 * 2);
+    expect(second.skipped).toEqual(['broken.jpg']);
+    await expectSameAsAlone(second.outcome, { hflip: true });
+    // The same images split another way reuse every feature.
+    const otherSplit = await run({ hflip: true, seed: 5 }, { featureStore: store });
+    expect(otherSplit.images).toBe(0);
+    await expectSameAsAlone(otherSplit.outcome, { hflip: true, seed: 5 });
   });
 
   it('scores the validation images from their features, as the full model scores the images', async () => {
@@ -96,22 +123,32 @@ describe('a feature store shared by frozen runs', () => {
     expect(outcome.metrics!.n).toBe(direct.n);
   });
 
-  it('runs that differ in architecture, weights or images compute their own', async () => {
+  it('runs that differ in architecture, weights or preprocessing compute their own', async () => {
     const store = new FeatureStore();
     await run({ hflip: false }, { featureStore: store });
-    const otherSplit = await run({ hflip: false, seed: 5 }, { featureStore: store });
-    expect(otherSplit.images).toBe(24);
     const spy = vi.spyOn(ClassifierModel.prototype, 'backbone');
     await runTraining({ ...input({ hflip: false }), weights: { ...weights, stateDict: new Map(weights.stateDict) } }, { featureStore: store });
     expect(spy.mock.calls.reduce((n, [x]) => n + x.shape[0], 0)).toBe(24);
     spy.mockRestore();
+    // A weights file read again under the id it is stored by shares the features of the first read.
+    const store2 = new FeatureStore();
+    const fileRun = (stateDict: typeof weights.stateDict) => runTraining({ ...input({ hflip: false }), weights: { ...weights, stateDict, id: 'w1' } }, { featureStore: store2 });
+    const spy2 = vi.spyOn(ClassifierModel.prototype, 'backbone');
+    await fileRun(new Map(weights.stateDict));
+    await fileRun(new Map(weights.stateDict));
+    expect(spy2.mock.calls.reduce((n, [x]) => n + x.shape[0], 0)).toBe(24);
+    spy2.mockRestore();
+    const resized = await runTraining({ ...input({ hflip: false }), config: runConfig('squeezenet1_1', { preprocessing: caffeBgr(72), valSplit: 0.25, options: { freeze: true, epochs: 1, seed: 4, hflip: false } }) }, { featureStore: store });
+    expect(resized.result.features).toBe('cached');
+    // Three namespaces of 25 entries: the weights object, its copy, the other input size.
+    expect(store.size).toBe(75);
     // A full fine-tuning run never reads or fills the store.
     const entries = store.size;
     await run({ freeze: false, epochs: 1, batchSize: 8, hflip: false }, { featureStore: store });
     expect(store.size).toBe(entries);
   });
 
-  it('keeps within its byte limit, dropping the least recently used features first', () => {
+  it('keeps within its byte limit, dropping the least recently used images first', () => {
     const features = (n: number): SourceFeatures => ({
       shape: [2, 2],
       features: Array.from({ length: n }, () => new Float32Array(4)),
@@ -121,16 +158,20 @@ describe('a feature store shared by frozen runs', () => {
       skipped: [],
     });
     expect(featuresBytes(features(10))).toBe(160);
+    const entry = (n: number) => ({ shape: [n], data: new Float32Array(n) });
     const store = new FeatureStore(400);
-    store.set('a', features(10));
-    store.set('b', features(10));
-    expect(store.get('a')).toBeDefined(); // a is now the most recently used
-    store.set('c', features(10)); // 480 bytes would pass the limit: b goes
-    expect([store.get('a'), store.get('b'), store.get('c')].map(Boolean)).toEqual([true, false, true]);
+    store.set('ns', 'plain', 'a', entry(40));
+    store.set('ns', 'flip', 'a', entry(40));
+    expect(store.get('ns', 'plain', 'a')).toBeDefined(); // plain a is now the most recently used
+    store.set('ns', 'plain', 'b', entry(40)); // 480 bytes would pass the limit: mirrored a goes
+    expect([store.get('ns', 'plain', 'a'), store.get('ns', 'flip', 'a'), store.get('ns', 'plain', 'b')].map(Boolean)).toEqual([true, false, true]);
+    expect(store.get('other', 'plain', 'a')).toBeUndefined();
     expect(store.bytes).toBe(320);
-    store.set('huge', features(30)); // larger than the whole limit: not kept, nothing dropped for it
-    expect(store.get('huge')).toBeUndefined();
-    expect(store.size).toBe(2);
+    store.set('ns', 'plain', 'huge', entry(120)); // larger than the whole limit: not kept, nothing dropped for it
+    expect(store.get('ns', 'plain', 'huge')).toBeUndefined();
+    store.set('ns', 'plain', 'bad', { failed: 'cannot decode image' }); // a failure costs no bytes
+    expect(store.size).toBe(3);
+    expect(store.bytes).toBe(320);
   });
 
   it('leaks no tensors', async () => {

@@ -1,7 +1,8 @@
 /**
  * Backbone features of a frozen run. Training only the head means the backbone's output for an
  * image never changes, so it is computed once and the head trains on it. A {@link FeatureStore}
- * keeps them past one run: the trials of a head-only search share one extraction.
+ * keeps them past one run, per image: the trials of a head-only search share one extraction,
+ * and a retrain after N new labels computes the backbone for those N images only.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { prefetchBatches, type ImageSource } from './data/source';
@@ -95,73 +96,165 @@ export function stackFeatures(cache: SourceFeatures, idx: readonly number[], fli
   return tf.tensor(buf, [idx.length, ...cache.shape]);
 }
 
-/** 32-bit FNV-1a over a string, continuing from `h`. */
-function fnv1a(s: string, h = 0x811c9dc5): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 /**
- * What a source's features depend on: the architecture, the starting weights (`weights`, an
- * identity the caller vouches for), the preprocessing spec, and which images in which order
- * with which labels (names and labels hashed two ways). Flips are not part of the key: stored
- * features with flips serve runs without them, and flips are added to stored ones when needed.
+ * What every feature of a namespace depends on besides the image: the architecture, the
+ * starting weights (`weights`, an identity the caller vouches for) and the preprocessing spec
+ * (which holds the input size). The augmentation variant (plain or mirrored) is a second part
+ * of each entry's key, so stored plain features serve runs without flips and flips are added
+ * to them when a run needs them.
  */
-export function featureKey(model: ClassifierModel, weights: string, source: ImageSource): string {
-  let a = 0x811c9dc5;
-  let b = 0x01234567;
-  for (let i = 0; i < source.size; i++) {
-    const item = `${source.name(i)}\u0000${source.label(i)}\u0001`;
-    a = fnv1a(item, a);
-    b = fnv1a(item, b ^ i);
-  }
-  return JSON.stringify([model.archName, weights, model.preprocessing, source.size, a, b]);
+export function featureNamespace(model: ClassifierModel, weights: string): string {
+  return JSON.stringify([model.archName, weights, model.preprocessing]);
 }
 
+/** One image's stored backbone output, or why it could not be decoded (so a later run reports it without decoding it again). */
+export type StoredImage = { shape: number[]; data: Float32Array } | { failed: string };
+
+export type FeatureVariant = 'plain' | 'flip';
+
+const entryBytes = (e: StoredImage): number => ('data' in e ? e.data.byteLength : 0);
+
 /**
- * Features kept across runs, least recently used dropped first once they pass `limitBytes`.
- * Features bigger than the whole limit are not kept (the run that computed them still uses them).
+ * Backbone features kept across runs, per image: an entry is keyed by namespace
+ * ({@link featureNamespace}), variant and the image's name, so a set that grows by N images,
+ * another split of the same images or a relabelled set computes only the images it has not
+ * seen. Image names must identify pixels within a namespace (a path, a stored image's id).
+ * Least recently used entries are dropped first once the store passes `limitBytes`.
  */
 export class FeatureStore {
-  private readonly entries = new Map<string, SourceFeatures>();
-  /** Lookups that found features, and that did not. */
+  private readonly entries = new Map<string, StoredImage>();
+  private held = 0;
+  /** Image lookups that found features, and that did not. */
   hits = 0;
   misses = 0;
 
   constructor(readonly limitBytes = Infinity) {}
 
-  /** Stored features for `key`, or undefined; a hit makes them the most recently used. */
-  get(key: string): SourceFeatures | undefined {
-    const f = this.entries.get(key);
-    if (f) {
-      this.entries.delete(key);
-      this.entries.set(key, f);
-      this.hits++;
-    } else this.misses++;
-    return f;
+  private static key(namespace: string, variant: FeatureVariant, image: string): string {
+    return `${namespace}\u0000${variant}\u0000${image}`;
   }
 
-  /** Keeps features under `key`, dropping the least recently used ones to stay within the limit. */
-  set(key: string, features: SourceFeatures): void {
-    this.entries.delete(key);
-    const size = featuresBytes(features);
+  /** The stored entry of one image, or undefined; a hit makes it the most recently used. */
+  get(namespace: string, variant: FeatureVariant, image: string): StoredImage | undefined {
+    const key = FeatureStore.key(namespace, variant, image);
+    const e = this.entries.get(key);
+    if (e) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      this.hits++;
+    } else this.misses++;
+    return e;
+  }
+
+  /** Keeps one image's entry, dropping the least recently used ones to stay within the limit. */
+  set(namespace: string, variant: FeatureVariant, image: string, entry: StoredImage): void {
+    const key = FeatureStore.key(namespace, variant, image);
+    this.remove(key);
+    const size = entryBytes(entry);
     if (size > this.limitBytes) return;
-    while (this.entries.size > 0 && this.bytes + size > this.limitBytes) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, features);
+    while (this.entries.size > 0 && this.held + size > this.limitBytes) this.remove(this.entries.keys().next().value!);
+    this.entries.set(key, entry);
+    this.held += size;
+  }
+
+  private remove(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.held -= entryBytes(e);
   }
 
   /** Bytes held. */
   get bytes(): number {
-    let n = 0;
-    for (const f of this.entries.values()) n += featuresBytes(f);
-    return n;
+    return this.held;
   }
 
+  /** Entries held (an image's plain and mirrored features are two). */
   get size(): number {
     return this.entries.size;
   }
 
   clear(): void {
     this.entries.clear();
+    this.held = 0;
   }
+}
+
+/** What the store holds of a source: the features found, and the images still to compute. */
+export interface FeatureLookup {
+  features: SourceFeatures;
+  /** Images with no stored features at all (computed plain, and mirrored when flips are asked for). */
+  missing: number[];
+  /** Images whose plain features are stored but whose mirrored ones are not (flips asked for). */
+  missingFlips: number[];
+}
+
+/** The stored features of a source's images, and which images are missing. */
+export function lookupFeatures(store: FeatureStore, namespace: string, source: ImageSource, flip: boolean): FeatureLookup {
+  const features: SourceFeatures = {
+    shape: [],
+    features: new Array<Float32Array | null>(source.size).fill(null),
+    flipped: flip ? new Array<Float32Array | null>(source.size).fill(null) : null,
+    labels: Int32Array.from({ length: source.size }, (_, i) => source.label(i)),
+    valid: [],
+    skipped: [],
+  };
+  const missing: number[] = [];
+  const missingFlips: number[] = [];
+  for (let i = 0; i < source.size; i++) {
+    const name = source.name(i);
+    const plain = store.get(namespace, 'plain', name);
+    if (!plain) {
+      missing.push(i);
+      continue;
+    }
+    if ('failed' in plain) {
+      features.skipped.push({ source: name, reason: plain.failed });
+      continue;
+    }
+    features.shape = plain.shape;
+    features.features[i] = plain.data;
+    if (flip) {
+      const mirrored = store.get(namespace, 'flip', name);
+      if (mirrored && 'data' in mirrored) features.flipped![i] = mirrored.data;
+      else missingFlips.push(i);
+    }
+  }
+  for (let i = 0; i < source.size; i++) if (features.features[i]) features.valid.push(i);
+  return { features, missing, missingFlips };
+}
+
+/**
+ * Puts features computed for images `indices` of a source (`computed` indexes that subset) into
+ * the store and into `into`, whose `valid` list is then rebuilt in index order.
+ */
+export function storeFeatures(store: FeatureStore, namespace: string, source: ImageSource, indices: readonly number[], computed: SourceFeatures, into: SourceFeatures): void {
+  if (computed.shape.length > 0) into.shape = computed.shape;
+  const failed = new Map(computed.skipped.map((s) => [s.source, s.reason]));
+  indices.forEach((i, k) => {
+    const name = source.name(i);
+    const plain = computed.features[k];
+    const mirrored = computed.flipped?.[k];
+    if (plain) {
+      into.features[i] = plain;
+      store.set(namespace, 'plain', name, { shape: computed.shape, data: plain });
+    }
+    if (mirrored && into.flipped) {
+      into.flipped[i] = mirrored;
+      store.set(namespace, 'flip', name, { shape: computed.shape, data: mirrored });
+    }
+    const reason = failed.get(name);
+    if (reason !== undefined && !plain) {
+      into.skipped.push({ source: name, reason });
+      store.set(namespace, 'plain', name, { failed: reason });
+    }
+  });
+  into.valid = [];
+  for (let i = 0; i < into.features.length; i++) if (into.features[i]) into.valid.push(i);
+}
+
+/** A source's features when the store holds every image's (decode failures count), else undefined. */
+export function storedFeatures(store: FeatureStore, namespace: string, source: ImageSource): SourceFeatures | undefined {
+  const { features, missing } = lookupFeatures(store, namespace, source, false);
+  return missing.length > 0 ? undefined : features;
 }

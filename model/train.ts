@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormUpdate } from './arch/common';
-import { loadBatch, prefetchBatches, type ImageSource } from './data/source';
+import { loadBatch, prefetchBatches, subset, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel, NamedWeight } from './model';
-import { extractFeatures, featureKey, stackFeatures, type FeatureStore, type SourceFeatures } from './feature-cache';
+import { extractFeatures, featureNamespace, lookupFeatures, stackFeatures, storeFeatures, type FeatureStore, type SourceFeatures } from './feature-cache';
 import { preprocessImages } from './preprocess';
 import { Rng } from './rng';
 
@@ -93,9 +93,9 @@ export interface TrainHooks {
    */
   featureCacheLimitBytes?: number;
   /**
-   * Backbone features kept past this run, for frozen runs that start from the same weights
-   * (`weights` names them; the store's key adds the architecture, preprocessing and images).
-   * A later run finds the features there and does no backbone pass at all.
+   * Backbone features kept past this run, per image, for frozen runs that start from the same
+   * weights (`weights` names them; the namespace adds the architecture and preprocessing). A
+   * later run finds its images' features there and computes only the images it adds.
    */
   sharedFeatures?: { store: FeatureStore; weights: string };
   /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
@@ -214,7 +214,10 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
     if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
       trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
-      if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, false, opts.batchSize, progress, hooks, skipped);
+      // With a shared store, validation images get their mirrored features too: a later run that
+      // splits a grown set anew may train on them, and then computes nothing for them.
+      const valFlips = opts.hflip && hooks.sharedFeatures !== undefined;
+      if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, valFlips, opts.batchSize, progress, hooks, skipped);
       if (!trainCache || (data.val && !valCache)) cancelled = true;
     }
 
@@ -381,9 +384,9 @@ function featureBytes(model: ClassifierModel, data: TrainData, hflip: boolean): 
 }
 
 /**
- * A frozen run's features of one source: from the shared store when it holds them (decode
- * failures reported again), else computed — only the mirrored half when the store has the
- * rest — and put there. Null when aborted.
+ * A frozen run's features of one source: each image's from the shared store when it holds
+ * them (decode failures reported again), the rest computed — only the mirrored half of images
+ * whose plain features are stored — and put there. Null when aborted.
  */
 async function frozenFeatures(
   model: ClassifierModel,
@@ -400,17 +403,17 @@ async function frozenFeatures(
   };
   const onSkip = (file: string, reason: string): void => report(hooks, skipped, file, reason);
   const shared = hooks.sharedFeatures;
-  const key = shared ? featureKey(model, shared.weights, source) : null;
-  const stored = key ? shared!.store.get(key) : undefined;
-  if (stored && (!flip || stored.flipped)) {
-    for (const s of stored.skipped) onSkip(s.source, s.reason);
-    onBatch(source.size);
-    return stored;
+  if (!shared) return extractFeatures(model, source, { plain: true, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
+  const namespace = featureNamespace(model, shared.weights);
+  const { features, missing, missingFlips } = lookupFeatures(shared.store, namespace, source, flip);
+  for (const s of features.skipped) onSkip(s.source, s.reason);
+  onBatch(source.size - missing.length - missingFlips.length);
+  for (const [indices, plain] of [[missing, true], [missingFlips, false]] as const) {
+    if (indices.length === 0) continue;
+    const computed = await extractFeatures(model, subset(source, indices), { plain, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
+    if (!computed) return null;
+    storeFeatures(shared.store, namespace, source, indices, computed, features);
   }
-  const computed = await extractFeatures(model, source, { plain: !stored, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
-  if (!computed) return null;
-  const features = stored ? { ...stored, flipped: computed.flipped } : computed;
-  if (key) shared!.store.set(key, features);
   return features;
 }
 

@@ -44,5 +44,9 @@ describe('active-learning benchmark (tiny)', () => {
     expect(svg).toContain('>random<');
     expect(svg).toContain('>entropy<');
     expect(lines.some((l) => /backbone features of 24 pool and 12 evaluation images/.test(l))).toBe(true);
+    // The runs share one feature store: each labelled image goes through the backbone once, however many rounds, orders and seeds take it.
+    const computed = Number(/the runs computed backbone features of (\d+) images/.exec(lines.join('\n'))?.[1]);
+    expect(computed).toBeGreaterThanOrEqual(12);
+    expect(computed).toBeLessThanOrEqual(24);
   });
 });

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { subset, type ImageSource } from '../../model/data/source';
-import { extractFeatures, type SourceFeatures } from '../../model/feature-cache';
+import { extractFeatures, FeatureStore, type SourceFeatures } from '../../model/feature-cache';
 import { uncertaintyQueue } from '../../model/labels';
 import { ClassifierModel } from '../../model/model';
 import { preprocessImages } from '../../model/preprocess';
@@ -136,6 +136,9 @@ export async function runActiveLearning(o: ActiveLearningOptions): Promise<Activ
     const evalIdx = Array.from({ length: o.evaluation.size }, (_, i) => i);
 
     const curves: Curve[] = [];
+    // One store for every round's run: features are kept per image, so a round computes the
+    // backbone only for the labels it added (and none for images an earlier seed or order took).
+    const store = new FeatureStore();
     for (const seed of o.seeds) {
       const start = balancedStart(o.pool, o.classes.length, o.initial, seed);
       for (const strategy of strategies) {
@@ -147,7 +150,7 @@ export async function runActiveLearning(o: ActiveLearningOptions): Promise<Activ
             valSplit: 0,
             options: { freeze: true, hflip: false, epochs: o.epochs, learningRate: o.learningRate, batchSize: o.batchSize, earlyStopping: null, seed },
           });
-          const run = await runTraining({ config, classes: o.classes, pool: subset(o.pool, labelled), weights: o.weights });
+          const run = await runTraining({ config, classes: o.classes, pool: subset(o.pool, labelled), weights: o.weights }, { featureStore: store });
           const probs = await headProbabilities(scorer, run.pth, evalFeatures, evalIdx);
           const correct = probs.filter((p, i) => p.indexOf(Math.max(...p)) === o.evaluation.label(i)).length;
           curve.labels.push(labelled.length);
@@ -166,6 +169,7 @@ export async function runActiveLearning(o: ActiveLearningOptions): Promise<Activ
         curves.push(curve);
       }
     }
+    log(`the runs computed backbone features of ${store.size} images`);
     const summary = strategies.map((strategy) => {
       const mine = curves.filter((c) => c.strategy === strategy);
       const labels = mine[0]!.labels;

@@ -8,7 +8,7 @@ import { MaskHook, pruneModel, sparsityOf, type PruneOptions, type SparsityRepor
 import { subset, type ImageSource } from '../data/source';
 import { randomSplit } from '../data/split';
 import { evaluate, type EvalReport } from '../evaluate';
-import { FeatureStore, featureKey } from '../feature-cache';
+import { FeatureStore, featureNamespace, storedFeatures } from '../feature-cache';
 import { ClassifierModel, HEAD_PREFIX, type LoadReport } from '../model';
 import type { PreprocessSpec } from '../preprocess';
 import { writePth } from '../pth';
@@ -25,8 +25,13 @@ export interface RunInput {
   pool: ImageSource;
   /** Validation images the data brings with it (an import file's or a dataset's own split); without them, `valSplit` of the pool is held out. */
   validation?: ImageSource | null;
-  /** Starting weights (a torchvision state_dict) and the name to record them by. */
-  weights?: { name: string; stateDict: StateDict } | null;
+  /**
+   * Starting weights (a torchvision state_dict) and the name to record them by. `id`, when
+   * given, vouches that every state_dict read under it holds the same tensors (a stored file's
+   * id), so frozen runs that each read the file share backbone features; without it, runs
+   * share them when handed the same state_dict object.
+   */
+  weights?: { name: string; stateDict: StateDict; id?: string } | null;
   /** Prune the starting weights by magnitude and train with the pruned ones held at zero (a sparse fine-tune). */
   prune?: PruneOptions | null;
 }
@@ -70,7 +75,8 @@ function backboneIdentity(input: RunInput, seed: number, report: LoadReport | nu
   if (!weights) return `init ${seed}`;
   if (!weightsIds.has(weights)) weightsIds.set(weights, nextWeightsId++);
   const seeded = report?.kept.some((k) => !k.startsWith(HEAD_PREFIX)) ?? true;
-  return `weights ${weightsIds.get(weights)}${seeded ? ` + init ${seed}` : ''}`;
+  const id = input.weights?.id !== undefined ? `file ${input.weights.id}` : `weights ${weightsIds.get(weights)}`;
+  return `${id}${seeded ? ` + init ${seed}` : ''}`;
 }
 
 /** Validation metrics as `metrics.json` holds them. */
@@ -143,7 +149,7 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
     }).finally(() => masks?.dispose());
     let metrics: ValidationMetrics | null = null;
     if (val && result.history.length > 0) {
-      const features = shared && result.features === 'cached' ? shared.store.get(featureKey(model, shared.weights, val)) : undefined;
+      const features = shared && result.features === 'cached' ? storedFeatures(shared.store, featureNamespace(model, shared.weights), val) : undefined;
       const { predictions: _p, ...scores } = await evaluate(model, val, { batchSize: config.options.batchSize, ...(features && { features }) });
       metrics = { split: 'validation', ...scores };
     }

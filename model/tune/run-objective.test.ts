@@ -85,8 +85,8 @@ describe('runObjective: trials as runs of the pipeline', () => {
       }
     }
     expect(study.trials.some((t) => t.state === 'pruned' && epochsRun.get(t.number)! < (t.params.epochs as number))).toBe(true);
-    // 18 training and 6 validation images once, plus the 18 mirrored ones when the first flipping trial came.
-    expect(images.reduce((a, b) => a + b, 0)).toBe(study.trials.some((t) => t.params.hflip) ? 42 : 24);
-    expect(images.slice(1).every((n) => n === 0 || n === 18)).toBe(true);
+    // 18 training and 6 validation images once, plus the 24 mirrored ones when the first flipping trial came.
+    expect(images.reduce((a, b) => a + b, 0)).toBe(study.trials.some((t) => t.params.hflip) ? 48 : 24);
+    expect(images.slice(1).every((n) => n === 0 || n === 24)).toBe(true);
   });
 });
