@@ -6,7 +6,7 @@
 import { isImagePath, recordsFromPaths, type DataProblem, type Split } from '../../../model/data/records';
 import { ImageDecodeError } from '../../../model/data/source';
 import { Rng } from '../../../model/rng';
-import { classesOfCounts, countImage, type DatasetRow, type ImageRow } from './store-schema';
+import { bumpLabelVersion, classesOfCounts, countImage, type DatasetRow, type ImageRow } from './store-schema';
 import { uuid, type EngineContext } from './context';
 import {
   type BinaryFile,
@@ -53,7 +53,7 @@ export function stripCommonRoot(paths: readonly string[]): (path: string) => str
   return common ? (p) => p.replace(/\\/g, '/').slice(first.length + 1) : (p) => p;
 }
 
-const summaryOfRow = (row: DatasetRow, classes: string[]): DatasetSummary => ({ ...row, classes });
+const summaryOfRow = ({ labelVersion: _v, labelCurve: _c, ...row }: DatasetRow, classes: string[]): DatasetSummary => ({ ...row, classes });
 
 export class Datasets {
   constructor(private readonly ctx: EngineContext) {}
@@ -111,6 +111,7 @@ export class Datasets {
             writes.push(images.add(row));
             countImage(cur, row.label, row.split);
           }
+          bumpLabelVersion(cur);
           writes.push(tx.objectStore('datasets').put(cur));
         } finally {
           // Whatever happens below, no request's rejection goes unhandled.
@@ -170,6 +171,7 @@ export class Datasets {
         classes = [...had, ...classes.filter((c) => !had.includes(c))];
         cur.status = 'ready';
         cur.problems = [...cur.problems, ...skipped].slice(0, 5000);
+        bumpLabelVersion(cur);
         await tx.objectStore('datasets').put(cur);
         await tx.objectStore('labels').put({ datasetId: ds.id, classes });
         await tx.done;
@@ -242,6 +244,7 @@ export class Datasets {
         row.split = split;
         void tx.objectStore('images').put(row);
       }
+      bumpLabelVersion(ds);
       await tx.objectStore('datasets').put(ds);
       await tx.done;
       result = ds;

@@ -28,6 +28,17 @@ export interface LabelSummary {
   redo: LabelStepInfo | null;
   /** Steps that can be undone. */
   undoDepth: number;
+  /** Changes with every write to the dataset's labels or images (by any tab). */
+  version: number;
+  /** Validation accuracy of each labelling-assist retrain against the labels it learnt from, oldest first. */
+  curve: LabelCurvePoint[];
+}
+
+/** One labelling-assist retrain: how many labels it learnt from, the validation accuracy it reached, when. */
+export interface LabelCurvePoint {
+  labels: number;
+  accuracy: number | null;
+  at: number;
 }
 
 /** One image of a dataset as the Label screen lists it (no pixels; ask `images` for those). */

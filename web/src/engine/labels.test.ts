@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { LabelActionError } from '../../../model/labels';
 import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
 import type { LocalEngine } from './local-engine';
 import { connectEngine, serveEngine, type EngineMessage, type EngineRequest, type Port } from './protocol';
+import { onLabelsChanged } from './label-channel';
 import { openDb } from './store-schema';
 import { INTEL, PTH, SHARED, intelFiles, nodeEngine } from './test-support';
 import type { ImportFile, TrainConfig } from './types';
@@ -129,6 +130,34 @@ describe('labelling in the engine (fake-indexeddb)', () => {
     // A new step clears the redo stack, also in the store.
     await third.engine.labelImages({ datasetId: id, images: [b!], label: null, source: 'person' });
     expect((await nodeEngine({ dbName: first.dbName }).engine.labelSummary(id)).redo).toBeNull();
+  });
+
+  it('a second tab sees the labels the first gives, and is told of them', async () => {
+    const first = nodeEngine();
+    const id = await smallDataset(first.engine);
+    const second = nodeEngine({ dbName: first.dbName });
+    const heard: string[] = [];
+    const stop = onLabelsChanged((datasetId) => heard.push(datasetId));
+    try {
+      const [a, b] = await idsOf(first.engine, id, null);
+      // Both tabs have the dataset's labels cached.
+      expect((await second.engine.labelSummary(id)).unlabelled).toBe(6);
+      await first.engine.labelImages({ datasetId: id, images: [a!], label: 'sea', source: 'person' });
+      expect((await second.engine.labelEntries(id)).find((e) => e.id === a)?.label).toBe('sea');
+      const seen = await second.engine.labelSummary(id);
+      expect(seen.unlabelled).toBe(5);
+      expect(seen.version).toBe((await first.engine.labelSummary(id)).version);
+      // The second tab labels from its state and the first one sees it, with one undo stack for both.
+      await second.engine.labelImages({ datasetId: id, images: [b!], label: 'forest', source: 'person' });
+      expect((await first.engine.labelEntries(id)).find((e) => e.id === b)?.label).toBe('forest');
+      expect((await first.engine.labelSummary(id)).undoDepth).toBe(2);
+      // Undo in the first tab undoes the second tab's step, the last one made.
+      await first.engine.undoLabel(id);
+      expect((await second.engine.labelEntries(id)).find((e) => e.id === b)?.label).toBeNull();
+      await vi.waitFor(() => expect(heard).toEqual([id, id, id]));
+    } finally {
+      stop();
+    }
   });
 
   it('labels the same way behind the worker boundary, refusals arriving as LabelActionError', async () => {

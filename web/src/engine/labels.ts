@@ -3,11 +3,14 @@
  * through to IndexedDB after every step: each changed image row (label, split, provenance),
  * the dataset's counts and classes, and the step itself on the `labelHistory` store — all in
  * one transaction, so a reload finds labels, provenance and undo exactly as they were. Steps
- * run one at a time (fast keyboard labelling queues them in order).
+ * run one at a time (fast keyboard labelling queues them in order). Another tab's engine may
+ * write the same dataset: the cached state is used only while the dataset's `labelVersion` is
+ * the one it was read at, and every write is announced to other tabs (label-channel.ts).
  */
 import { HISTORY_LIMIT, LabelActionError, labelReducer, sameImageLabel, type HistoryEntry, type LabelAction, type LabelState } from '../../../model/labels';
 import type { EngineContext } from './context';
-import { countImage, emptyCounts, type Db, type DatasetRow } from './store-schema';
+import { announceLabelsChanged } from './label-channel';
+import { bumpLabelVersion, countImage, emptyCounts, type Db, type DatasetRow } from './store-schema';
 import type { ClassEdit, LabelEntry, LabelRequest, LabelStepInfo, LabelSummary } from './label-types';
 
 /** The reducer state of one dataset and how its names map to image rows and history rows. */
@@ -18,7 +21,15 @@ export interface LoadedLabels {
   pathOf: Map<string, string>;
   /** History entry → its `labelHistory` key. */
   keys: Map<HistoryEntry, number>;
+  /** The dataset's `labelVersion` this state was read at. */
+  version: number;
 }
+
+/** The dataset's labels were written elsewhere (another tab) after this engine read them. */
+class StaleLabelsError extends Error {}
+
+/** Tries of a step whose labels another tab changed meanwhile, before giving up. */
+const STALE_RETRIES = 3;
 
 const stepInfo = (e: HistoryEntry | undefined): LabelStepInfo | null => (e ? { action: e.action, images: e.images.length, at: e.at } : null);
 
@@ -40,7 +51,15 @@ export class Labels {
     return next;
   }
 
+  /** The dataset's label state: the cached one while no other engine wrote the dataset since, else read again. */
   async load(datasetId: string): Promise<LoadedLabels> {
+    const cached = this.loaded.get(datasetId);
+    if (cached) {
+      const [loaded, ds] = await Promise.all([cached, this.ctx.db().then((db) => db.get('datasets', datasetId))]);
+      if (ds && (ds.labelVersion ?? 0) === loaded.version && this.loaded.get(datasetId) === cached) return loaded;
+      if (this.loaded.get(datasetId) === cached) this.loaded.delete(datasetId);
+      if (!ds) throw new Error(`no dataset ${datasetId}`);
+    }
     let p = this.loaded.get(datasetId);
     if (!p) {
       p = this.read(datasetId);
@@ -54,6 +73,8 @@ export class Labels {
     const db = await this.ctx.db();
     const [ds, classesRow] = await Promise.all([db.get('datasets', datasetId), db.get('labels', datasetId)]);
     if (!ds) throw new Error(`no dataset ${datasetId}`);
+    // Read before the images: a write landing meanwhile leaves this state marked as older than the dataset.
+    const version = ds.labelVersion ?? 0;
     const images: LabelState['images'] = {};
     const idOf = new Map<string, number>();
     const pathOf = new Map<string, string>();
@@ -83,7 +104,7 @@ export class Labels {
       undo: history.filter((h) => h.stack === 'undo').map((h) => h.entry),
       redo: history.filter((h) => h.stack === 'redo').map((h) => h.entry),
     };
-    return { state, idOf, nameOf, pathOf, keys };
+    return { state, idOf, nameOf, pathOf, keys, version };
   }
 
   async summary(datasetId: string): Promise<LabelSummary> {
@@ -146,16 +167,29 @@ export class Labels {
     return this.serial(async () => (await this.run(datasetId, next)).summary);
   }
 
-  /** One step: the next state from the reducer, written through, then kept. A failed write keeps the old state. */
+  /**
+   * One step: the next state from the reducer, written through, then kept. A failed write keeps
+   * the old state; a step whose dataset another tab wrote meanwhile is worked out again on its labels.
+   */
   private async run(datasetId: string, next: (loaded: LoadedLabels) => LabelState): Promise<{ summary: LabelSummary; changed: number }> {
-    const loaded = await this.load(datasetId);
-    const before = loaded.state;
-    const after = next(loaded);
-    const ds = after === before ? await (await this.ctx.db()).get('datasets', datasetId) : await this.persist(datasetId, loaded, after);
-    if (!ds) throw new Error(`no dataset ${datasetId}`);
-    loaded.state = after;
-    const top = after.undo.at(-1);
-    return { summary: summaryOf(ds, after), changed: top !== undefined && top !== before.undo.at(-1) ? top.images.length : 0 };
+    for (let attempt = 1; ; attempt++) {
+      const loaded = await this.load(datasetId);
+      const before = loaded.state;
+      const after = next(loaded);
+      let ds: DatasetRow | undefined;
+      try {
+        ds = after === before ? await (await this.ctx.db()).get('datasets', datasetId) : await this.persist(datasetId, loaded, after);
+      } catch (e) {
+        if (!(e instanceof StaleLabelsError) || attempt >= STALE_RETRIES) throw e;
+        this.forget(datasetId);
+        continue;
+      }
+      if (!ds) throw new Error(`no dataset ${datasetId}`);
+      loaded.state = after;
+      if (after !== before) announceLabelsChanged(datasetId);
+      const top = after.undo.at(-1);
+      return { summary: summaryOf(ds, after), changed: top !== undefined && top !== before.undo.at(-1) ? top.images.length : 0 };
+    }
   }
 
   private async persist(datasetId: string, loaded: LoadedLabels, after: LabelState): Promise<DatasetRow> {
@@ -169,6 +203,8 @@ export class Labels {
       const tx = db.transaction(['images', 'datasets', 'labels', 'labelHistory'], 'readwrite');
       const ds = await tx.objectStore('datasets').get(datasetId);
       if (!ds) throw new Error(`no dataset ${datasetId}`);
+      if ((ds.labelVersion ?? 0) !== loaded.version) throw new StaleLabelsError('the labels changed in another tab');
+      bumpLabelVersion(ds);
       for (const name of names) {
         const id = loaded.idOf.get(name);
         const now = after.images[name];
@@ -195,6 +231,7 @@ export class Labels {
       await tx.done;
       for (const e of moves.removed) loaded.keys.delete(e);
       moves.added.forEach((m, i) => loaded.keys.set(m.entry, keys[i]!));
+      loaded.version = ds.labelVersion!;
       result = ds;
     });
     return result;
@@ -247,5 +284,7 @@ function summaryOf(ds: DatasetRow, state: LabelState): LabelSummary {
     undo: stepInfo(state.undo.at(-1)),
     redo: stepInfo(state.redo.at(-1)),
     undoDepth: state.undo.length,
+    version: ds.labelVersion ?? 0,
+    curve: ds.labelCurve ?? [],
   };
 }

@@ -2,8 +2,9 @@
  * The engine, in-process: model/ driven over the IndexedDB store. The worker hosts one of
  * these (worker.ts); tests run one directly in Node with fake-indexeddb and a sharp decoder.
  * It never touches the DOM: decoding, backend choice and storage estimates are injected.
- * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts, models.ts, studies.ts, compress.ts.
+ * Each concern lives in its own part: datasets.ts, weights.ts, runs.ts (with assist-retrains.ts), models.ts, studies.ts, compress.ts.
  */
+import { AssistRetrains } from './assist-retrains';
 import { EngineContext, type LocalEngineDeps } from './context';
 import { Compression } from './compress';
 import { Datasets } from './datasets';
@@ -23,6 +24,7 @@ export class LocalEngine implements Engine {
   private readonly datasets: Datasets;
   private readonly weights: Weights;
   private readonly runs: Runs;
+  private readonly assist: AssistRetrains;
   private readonly models: Models;
   private readonly labels: Labels;
   private readonly labelFiles: LabelFiles;
@@ -33,7 +35,8 @@ export class LocalEngine implements Engine {
     this.ctx = new EngineContext(deps);
     this.datasets = new Datasets(this.ctx);
     this.weights = new Weights(this.ctx);
-    this.runs = new Runs(this.ctx);
+    this.assist = new AssistRetrains(this.ctx);
+    this.runs = new Runs(this.ctx, this.assist);
     this.models = new Models(this.ctx);
     this.labels = new Labels(this.ctx);
     this.labelFiles = new LabelFiles(this.ctx, this.labels, (id) => this.deleteDataset(id));
@@ -60,7 +63,11 @@ export class LocalEngine implements Engine {
   listDatasets: Engine['listDatasets'] = () => this.datasets.listDatasets();
   images: Engine['images'] = (query) => this.datasets.images(query);
   resplit: Engine['resplit'] = (request) => this.datasets.resplit(request).finally(() => this.labels.forget(request.datasetId));
-  deleteDataset: Engine['deleteDataset'] = (id) => this.datasets.deleteDataset(id).finally(() => this.labels.forget(id));
+  deleteDataset: Engine['deleteDataset'] = (id) =>
+    this.datasets.deleteDataset(id).finally(() => {
+      this.labels.forget(id);
+      this.assist.forget({ datasetId: id });
+    });
 
   labelSummary: Engine['labelSummary'] = (datasetId) => this.labels.summary(datasetId);
   labelEntries: Engine['labelEntries'] = (datasetId) => this.labels.entries(datasetId);
@@ -74,7 +81,7 @@ export class LocalEngine implements Engine {
 
   importWeights: Engine['importWeights'] = (name, file) => this.weights.importWeights(name, file);
   listWeights: Engine['listWeights'] = () => this.weights.listWeights();
-  deleteWeights: Engine['deleteWeights'] = (id) => this.weights.deleteWeights(id);
+  deleteWeights: Engine['deleteWeights'] = (id) => this.weights.deleteWeights(id).finally(() => this.assist.forget({ weightsId: id }));
   exportWeights: Engine['exportWeights'] = (id) => this.weights.exportWeights(id);
 
   train: Engine['train'] = (config, options) => this.runs.train(config, options);
@@ -88,6 +95,7 @@ export class LocalEngine implements Engine {
   exportModel: Engine['exportModel'] = (id) => this.models.exportModel(id);
   importModel: Engine['importModel'] = (name, bundle) => this.models.importModel(name, bundle);
   deleteModel: Engine['deleteModel'] = (id) => this.models.deleteModel(id);
+  keepModel: Engine['keepModel'] = (id) => this.models.keepModel(id);
 
   createStudy: Engine['createStudy'] = (config) => this.studies.createStudy(config);
   runStudy: Engine['runStudy'] = (request, options) => this.studies.runStudy(request, options);

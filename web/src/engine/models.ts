@@ -144,6 +144,18 @@ export class Models {
     return summary;
   }
 
+  async keepModel(id: string): Promise<ModelSummary> {
+    const db = await this.ctx.db();
+    const tx = db.transaction('models', 'readwrite');
+    const row = await tx.store.get(id);
+    if (!row) throw new Error(`no model ${id}`);
+    delete row.assist;
+    void tx.store.put(row);
+    await tx.done;
+    const { files: _f, ...summary } = row;
+    return summary;
+  }
+
   async deleteModel(id: string): Promise<void> {
     if (this.ctx.loaded?.id === id) this.ctx.unloadModel();
     await (await this.ctx.db()).delete('models', id);

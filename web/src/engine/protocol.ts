@@ -42,6 +42,7 @@ export const ENGINE_METHODS = {
   exportModelAs: { progress: 'none', args: 2 },
   compressModel: { progress: 'progress', args: 1 },
   deleteModel: { progress: 'none', args: 1 },
+  keepModel: { progress: 'none', args: 1 },
   createStudy: { progress: 'none', args: 1 },
   runStudy: { progress: 'study', args: 1 },
   listStudies: { progress: 'none', args: 0 },

@@ -55,12 +55,16 @@ export async function trainingClasses(db: Db, datasetId: string): Promise<string
   return classes;
 }
 
-/** The stored `.pth` a run starts from, read, or null for random initialisation. */
-export async function startingWeights(db: Db, weightsId: string | null): Promise<{ name: string; stateDict: StateDict } | null> {
+/**
+ * The stored `.pth` a run starts from, read, or null for random initialisation. Its id goes
+ * with it: stored weights never change (a new file gets a new id), so runs sharing a feature
+ * store may share backbone features across reads of the same file.
+ */
+export async function startingWeights(db: Db, weightsId: string | null): Promise<{ name: string; stateDict: StateDict; id: string } | null> {
   if (!weightsId) return null;
   const w = await db.get('weights', weightsId);
   if (!w) throw new Error('the pretrained weights of this run were deleted; import them again');
-  return { name: w.name, stateDict: readPth(new Uint8Array(await w.data.arrayBuffer())) };
+  return { name: w.name, stateDict: readPth(new Uint8Array(await w.data.arrayBuffer())), id: w.id };
 }
 
 /** How a trained run is listed on the Models screen. */

@@ -5,6 +5,7 @@
  */
 import { isTrainEvent, runTraining } from '../../../model/run/pipeline';
 import type { TrainCheckpoint } from '../../../model/train';
+import type { AssistRetrains } from './assist-retrains';
 import { uuid, type EngineContext } from './context';
 import { featureCacheLimit, modelSummaryOf, startingWeights, trainingClasses, trainingSources } from './run-inputs';
 import type { RunRow } from './store-schema';
@@ -24,7 +25,10 @@ export class Runs {
   private deviceLost: string | null = null;
   private readonly lostControllers = new Set<AbortController>();
 
-  constructor(private readonly ctx: EngineContext) {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly assist: AssistRetrains,
+  ) {
     ctx.deps.backends.onDeviceLost((reason) => {
       this.deviceLost = reason;
       for (const c of this.lostControllers) c.abort(new DeviceLostError(reason));
@@ -116,6 +120,8 @@ export class Runs {
         { config, classes, pool, validation, weights },
         {
           signal,
+          // Labelling-assist retrains share the dataset's backbone features: each computes only the images it adds.
+          ...(config.assist && { featureStore: this.assist.featureStore(config) }),
           onEvent: (e) => {
             if (isTrainEvent(e)) options.onProgress?.(e);
           },
@@ -145,8 +151,11 @@ export class Runs {
         return { run: this.runSummary(run, []), model: null };
       }
       const summary = modelSummaryOf(outcome, { name: run.name, labels: classes, runId: run.id, datasetId: config.datasetId });
+      const assist = config.assist;
+      if (assist) summary.assist = true;
       await this.ctx.write('the trained model', async () => {
-        await db.put('models', { ...summary, files });
+        if (assist) await this.assist.land(db, run, { ...summary, files }, { labels: assist.labels, accuracy: summary.metrics?.accuracy ?? null, at: Date.now() });
+        else await db.put('models', { ...summary, files });
       });
       await this.finishRun(run, result.cancelled ? 'cancelled' : 'done', summary.id, null);
       return { run: this.runSummary(run, []), model: summary };

@@ -8,6 +8,7 @@ import type { DataProblem, Split } from '../../../model/data/records';
 import type { DatasetSummary, ModelSummary, RunSummary, SplitCounts, WeightsSummary } from './types';
 import type { HistoryEntry, Provenance } from '../../../model/labels';
 import type { StudySummary } from './study-types';
+import type { LabelCurvePoint } from './label-types';
 import type { NamedWeight } from '../../../model/model';
 import type { TrainCheckpoint } from '../../../model/train';
 
@@ -29,7 +30,12 @@ export interface ImageRow {
   provenance?: Provenance | null;
 }
 
-export interface DatasetRow extends Omit<DatasetSummary, 'classes'> {}
+export interface DatasetRow extends Omit<DatasetSummary, 'classes'> {
+  /** Bumped by every write that changes the dataset's labels or images, so an engine (another tab's) knows its cached label state is stale. */
+  labelVersion?: number;
+  /** The labelling-assist curve (label-types' `LabelCurvePoint`), kept with the dataset's labels. */
+  labelCurve?: LabelCurvePoint[];
+}
 
 /** Class names of a dataset, index order = label index of every model trained on it. */
 export interface LabelsRow {
@@ -159,6 +165,11 @@ export function countImage(ds: DatasetRow, label: string, split: Split, sign = 1
   c[split] += sign;
   ds.imageCount += sign;
   if (label === '') ds.unlabelled += sign;
+}
+
+/** Marks a dataset's labels or images changed (inside the transaction that changes them), so every engine's cached label state of it is read again. */
+export function bumpLabelVersion(ds: DatasetRow): void {
+  ds.labelVersion = (ds.labelVersion ?? 0) + 1;
 }
 
 export function classesOfCounts(counts: Record<string, SplitCounts>): string[] {

@@ -172,6 +172,12 @@ export interface TrainConfig extends RunConfig {
   name?: string;
   /** Train only on labels a person gave or confirmed (imported with the dataset, by hand, an accepted suggestion), not on cloud labels. */
   confirmedOnly?: boolean;
+  /**
+   * A labelling-assist retrain after `labels` labels: it shares backbone features with the
+   * dataset's earlier retrains, adds a point to the dataset's label curve, and its model
+   * replaces the previous assist model of the dataset (a model the user kept stays).
+   */
+  assist?: { labels: number };
 }
 
 /** `interrupted`: stored as running, but nothing is running it (the tab was closed or reloaded): resumable. */
@@ -220,6 +226,8 @@ export interface ModelSummary {
   metrics: Omit<EvalReport, 'predictions'> | null;
   metricsSplit: Split | null;
   bytes: number;
+  /** Made by a labelling-assist retrain and not kept: the dataset's next retrain deletes it (`keepModel` keeps it). */
+  assist?: boolean;
 }
 
 export interface EvaluateRequest {
@@ -339,6 +347,8 @@ export interface Engine extends LabelEngine {
   /** Prunes and/or quantizes a stored model, measures size and accuracy before and after, and exports the result. */
   compressModel(request: CompressRequest, options?: CallOptions): Promise<CompressResponse>;
   deleteModel(id: string): Promise<void>;
+  /** Keeps a labelling-assist model: later retrains no longer replace it. */
+  keepModel(id: string): Promise<ModelSummary>;
 
   /** A hyperparameter study over a stored dataset (checked, stored, not yet run). */
   createStudy(config: StudyConfig): Promise<StudySummary>;

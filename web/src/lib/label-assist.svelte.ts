@@ -1,19 +1,19 @@
 /**
  * The model in the labelling loop: after every N new labels, the head is retrained in the
- * background on the dataset's confirmed labels (the one run pipeline, head only, so backbone
- * features are computed once per run and the head trains on them), the queue is re-ranked by
- * the new model, and its validation accuracy is plotted against the number of labels.
+ * background on the dataset's confirmed labels (the one run pipeline, head only; the engine
+ * keeps the dataset's backbone features per image, so a retrain computes them only for the
+ * images labelled since), the queue is re-ranked by the new model, and its validation accuracy
+ * is plotted against the number of labels. The engine stores each point with the dataset (the
+ * curve survives a reload) and replaces the previous retrain's model unless the user kept it.
  */
 import type { UncertaintyMeasure } from '../../../model/labels';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
+import type { LabelCurvePoint } from '../engine/label-types';
 import type { Engine, ModelSummary, RunSummary, TrainConfig, WeightsSummary } from '../engine/types';
 import type { LabelSession } from './label-session.svelte';
 
 /** One retraining: how many labels it learnt from and the validation accuracy it reached. */
-export interface CurvePoint {
-  labels: number;
-  accuracy: number | null;
-}
+export type CurvePoint = Pick<LabelCurvePoint, 'labels' | 'accuracy'>;
 
 /** The run a retraining makes: the current model's architecture and preprocessing, the weights it started from. */
 export function retrainConfig(datasetId: string, model: ModelSummary, weightsId: string, labels: number): TrainConfig {
@@ -26,6 +26,7 @@ export function retrainConfig(datasetId: string, model: ModelSummary, weightsId:
     // Few labels: a fifth held out still scores the model on a handful of images.
     valSplit: 0.2,
     confirmedOnly: true,
+    assist: { labels },
     options: { ...DEFAULT_TRAIN_OPTIONS, freeze: true, epochs: 8, batchSize: 16, learningRate: 3e-3, hflip: true, seed: 1 },
   };
 }
@@ -44,7 +45,6 @@ export class LabelAssist {
   every = $state(20);
   status = $state<string>('');
   busy = $state(false);
-  curve = $state.raw<CurvePoint[]>([]);
   private sinceTrain = 0;
   private lastGiven = 0;
   private controller: AbortController | null = null;
@@ -55,6 +55,11 @@ export class LabelAssist {
     private readonly context: () => { models: ModelSummary[]; runs: RunSummary[]; weights: WeightsSummary[] },
     private readonly onModel: (model: ModelSummary) => void,
   ) {}
+
+  /** The dataset's curve, as the engine stores it with the labels. */
+  get curve(): CurvePoint[] {
+    return this.session.summary?.curve ?? [];
+  }
 
   /** Ranks the queue by the chosen model. */
   async rank(): Promise<void> {
@@ -98,7 +103,8 @@ export class LabelAssist {
         this.status = 'Retraining stopped.';
         return;
       }
-      this.curve = [...this.curve, { labels, accuracy: outcome.model.metrics?.accuracy ?? null }];
+      // The new point is stored with the dataset; the summary brings it.
+      await this.session.refreshSummary();
       this.onModel(outcome.model);
       this.modelId = outcome.model.id;
       this.status = 'Re-ranking by the new model…';
@@ -111,6 +117,14 @@ export class LabelAssist {
       this.busy = false;
       this.controller = null;
     }
+  }
+
+  /** Keeps the current assist model: the next retrain no longer replaces it. */
+  async keep(): Promise<void> {
+    if (!this.modelId) return;
+    const kept = await this.engine.keepModel(this.modelId);
+    this.onModel(kept);
+    this.status = `Kept "${kept.name}": later retrains leave it in place.`;
   }
 
   stop(): void {

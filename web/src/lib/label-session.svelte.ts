@@ -4,6 +4,7 @@
  * walks. Every change goes to the engine first; the screen shows what the engine answered.
  */
 import { uncertaintyQueue, type LabelSource, type UncertaintyMeasure } from '../../../model/labels';
+import { onLabelsChanged } from '../engine/label-channel';
 import type { ClassEdit, LabelEntry, LabelSummary, PredictResult } from '../engine/label-types';
 import type { Engine } from '../engine/types';
 import { ImagePrefetcher } from './prefetch';
@@ -29,12 +30,30 @@ export class LabelSession {
   /** Labels given in this session (the retraining counter reads it). */
   given = $state(0);
   readonly prefetcher: ImagePrefetcher;
+  private readonly stopListening: () => void;
 
   constructor(
     readonly engine: Engine,
     readonly datasetId: string,
   ) {
     this.prefetcher = new ImagePrefetcher(engine, datasetId);
+    // Another tab labelled this dataset: show its labels (this tab's own steps are already shown).
+    this.stopListening = onLabelsChanged((id) => {
+      if (id === datasetId) void this.catchUp().catch(() => undefined);
+    });
+  }
+
+  /** Reads summary and labels again when the dataset changed since this session last saw it. */
+  async catchUp(): Promise<void> {
+    const summary = await this.engine.labelSummary(this.datasetId);
+    if (summary.version === this.summary?.version) return;
+    this.summary = summary;
+    this.entries = await this.engine.labelEntries(this.datasetId);
+  }
+
+  /** The summary again (the curve changes when a retrain lands). */
+  async refreshSummary(): Promise<void> {
+    this.summary = await this.engine.labelSummary(this.datasetId);
   }
 
   byId = $derived(new Map(this.entries.map((e) => [e.id, e])));
@@ -124,6 +143,7 @@ export class LabelSession {
   }
 
   dispose(): void {
+    this.stopListening();
     this.prefetcher.dispose();
   }
 }
