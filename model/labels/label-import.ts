@@ -7,7 +7,7 @@
 import type { Split } from '../data/records';
 import { classNameProblem } from './class-names';
 import type { LabelAction } from './history';
-import { ImageMatcher } from './image-match';
+import { ImageMatcher, type ImageNames } from './image-match';
 import type { LabelSource } from './provenance';
 
 /** One line (or zip entry) that cannot be used. `source` is `file:line` (or the entry's path). */
@@ -35,8 +35,8 @@ export interface LabelImport {
   newClasses: string[];
 }
 
-/** The dataset an import is matched against. */
-export interface LabelImportOptions {
+/** The dataset an import is matched against (`aliases` and `ambiguous`: images sharing a path). */
+export interface LabelImportOptions extends ImageNames {
   /** Names of the dataset's images. */
   images: readonly string[];
   /** The dataset's classes. */
@@ -85,7 +85,7 @@ export function problemAt(file: string, line: number, reason: string, where?: st
  * twice, class names that are not usable, classes outside a fixed list.
  */
 export function resolveImport(file: string, raw: readonly RawLabel[], problems: ImportProblem[], options: LabelImportOptions): LabelImport {
-  const matcher = new ImageMatcher(options.images);
+  const matcher = new ImageMatcher(options.images, options);
   const known = new Set(options.classes);
   const newClasses: string[] = [];
   const firstLine = new Map<string, number>();

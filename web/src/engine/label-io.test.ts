@@ -68,6 +68,40 @@ describe('label files in and out of the engine', () => {
     expect((await engine.listDatasets()).length).toBe(1);
   });
 
+  it('names images imported twice from one path as path#id, refusing the bare path as ambiguous and an image listed twice, changing nothing', async () => {
+    const { engine } = nodeEngine();
+    const id = await dataset(engine);
+    // The same files again into the same dataset: every path now names two images.
+    await engine.importDataset({ datasetId: id, name: 'scenes small', source: { kind: 'files', files: intelFiles(['forest', 'sea'], 3, 1) } });
+    const entries = await engine.labelEntries(id);
+    const [a, b] = entries.filter((e) => e.path === entries[0]!.path);
+    expect(b).toBeDefined();
+    const before = await engine.labelSummary(id);
+    const tryCsv = (lines: string[]) => engine.importLabels({ datasetId: id, fileName: 'l.csv', file: new Blob([['path,label', ...lines].join('\n')]), into: 'existing' });
+
+    const bare = await tryCsv([`${a!.path},sea`]);
+    expect(bare.applied).toBe(false);
+    expect(bare.problems).toEqual([{ source: 'l.csv:2', line: 2, reason: `"${a!.path}" could be any of 2 images imported from the same path: name one as "${a!.path}#${a!.id}" or "${a!.path}#${b!.id}"` }]);
+    // A longer path that ends in it is just as ambiguous.
+    expect((await tryCsv([`/home/me/${a!.path},sea`])).problems[0]!.reason).toMatch(/could be any of 2 images/);
+    const twice = await tryCsv([`${a!.path}#${a!.id},sea`, `${a!.path}#${a!.id},forest`]);
+    expect(twice.problems).toEqual([{ source: 'l.csv:3', line: 3, reason: `image "${a!.path}" is already listed on line 2` }]);
+    expect(await engine.labelSummary(id)).toEqual(before);
+
+    // Each image named apart: applied.
+    const apart = await tryCsv([`${a!.path}#${a!.id},sea`, `${a!.path}#${b!.id},forest`]);
+    expect(apart.problems).toEqual([]);
+    const labels = new Map((await engine.labelEntries(id)).map((e) => [e.id, e.label]));
+    expect([labels.get(a!.id), labels.get(b!.id)]).toEqual(['sea', 'forest']);
+    // An export names them the same way, and reads back into the dataset.
+    const out = text((await engine.exportLabels({ datasetId: id, format: 'csv' })).data);
+    expect(out).toContain(`${a!.path}#${a!.id},sea,`);
+    expect(out).toContain(`${a!.path}#${b!.id},forest,`);
+    const back = await engine.importLabels({ datasetId: id, fileName: 'back.csv', file: new Blob([out]), into: 'existing' });
+    expect(back.problems).toEqual([]);
+    expect(back.applied).toBe(true);
+  });
+
   it('refuses a Vertex AI export with invalid class names, and writes them under an offered mapping', async () => {
     const { engine } = nodeEngine();
     const id = await dataset(engine);
