@@ -201,6 +201,21 @@ test('label the unlabelled pool: keyboard, grid, undo across reload, model sugge
     await expect(page.getByTestId('grid-count')).toContainText('3 images');
   });
 
+  await test.step('another retrain replaces the last one\'s model; the curve survives a reload', async () => {
+    await page.getByTestId('view-queue').click();
+    await expect(page.getByTestId('assist-keep')).toBeVisible();
+    await page.getByTestId('assist-retrain').click();
+    await expect(page.getByTestId('curve-point')).toHaveCount(2, { timeout: 240_000 });
+    await expect(page.getByTestId('assist-status')).toContainText('Retrained on 20 labels', { timeout: 120_000 });
+    // One assist model: the first retrain's was removed when the second landed; the user's model stays.
+    await expect(page.getByTestId('assist-model').locator('option', { hasText: 'Labelling:' })).toHaveCount(1);
+    await expect(page.getByTestId('assist-model').locator('option')).toHaveCount(2);
+    await page.reload();
+    await expect(page.getByTestId('backend')).toContainText('wasm', { timeout: 60_000 });
+    await expect(progress(page)).toHaveText(`20 of ${POOL_SIZE} labelled · ${POOL_SIZE - 20} unlabelled`);
+    await expect(page.getByTestId('curve-point')).toHaveCount(2);
+  });
+
   const exported: Record<string, string> = {};
   await test.step('export Vertex AI CSV and JSONL under a gs:// prefix', async () => {
     await page.getByTestId('view-files').click();
@@ -255,5 +270,24 @@ test('label the unlabelled pool: keyboard, grid, undo across reload, model sugge
     await page.getByTestId('view-queue').click();
     await page.getByTestId('class-forest').click();
     await expect(progress(page)).toHaveText(`21 of ${POOL_SIZE} labelled · ${POOL_SIZE - 21} unlabelled`);
+  });
+
+  await test.step('a second tab shows the labels the first gives, and the other way round', async () => {
+    const other = await page.context().newPage();
+    await openApp(other, 'label');
+    await expect(other.getByTestId('label-dataset').locator('option:checked')).toHaveText('pool from vertex-jsonl');
+    await expect(progress(other)).toHaveText(`21 of ${POOL_SIZE} labelled · ${POOL_SIZE - 21} unlabelled`);
+    await page.getByTestId('class-forest').click();
+    await expect(progress(page)).toHaveText(`22 of ${POOL_SIZE} labelled · ${POOL_SIZE - 22} unlabelled`);
+    await expect(progress(other)).toHaveText(`22 of ${POOL_SIZE} labelled · ${POOL_SIZE - 22} unlabelled`);
+    await other.getByTestId('view-grid').click();
+    await other.getByTestId('tile').nth(0).click();
+    await other.getByTestId('grid-class').selectOption('sea');
+    await other.getByTestId('grid-assign').click();
+    await expect(progress(page)).toHaveText(`23 of ${POOL_SIZE} labelled · ${POOL_SIZE - 23} unlabelled`);
+    // The undo goes to the step the other tab made last.
+    await page.getByTestId('undo').click();
+    await expect(progress(other)).toHaveText(`22 of ${POOL_SIZE} labelled · ${POOL_SIZE - 22} unlabelled`);
+    await other.close();
   });
 });
