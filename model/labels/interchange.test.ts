@@ -205,6 +205,28 @@ describe('label import problems', () => {
     expect(r.newClasses).toEqual(['street']);
   });
 
+  it('a path two images share is ambiguous on its own; each is named by path#id', () => {
+    // The dataset names them `p` and `p#9`; the first is also `p#4`.
+    const options = {
+      images: ['train/sea/1.jpg', 'train/sea/1.jpg#9', 'train/sea/2.jpg'],
+      classes: ['sea', 'forest'],
+      aliases: { 'train/sea/1.jpg#4': 'train/sea/1.jpg' },
+      ambiguous: { 'train/sea/1.jpg': ['train/sea/1.jpg#4', 'train/sea/1.jpg#9'] },
+    };
+    const bad = importPlainCsv('train/sea/1.jpg,sea\n/data/train/sea/1.jpg,sea\ntrain/sea/2.jpg,sea\n', 'l.csv', options);
+    expect(bad.problems.map((p) => [p.line, p.reason])).toEqual([
+      [1, '"train/sea/1.jpg" could be any of 2 images imported from the same path: name one as "train/sea/1.jpg#4" or "train/sea/1.jpg#9"'],
+      [2, '"/data/train/sea/1.jpg" could be any of 2 images imported from the same path: name one as "train/sea/1.jpg#4" or "train/sea/1.jpg#9"'],
+    ]);
+    expect(() => importAction(bad, 'person', 1)).toThrow(/2 problems/);
+    const good = importPlainCsv('train/sea/1.jpg#4,sea\ngs://b/x/train/sea/1.jpg#9,forest\n', 'l.csv', options);
+    expect(good.problems).toEqual([]);
+    expect(good.labels.map((l) => [l.image, l.label])).toEqual([
+      ['train/sea/1.jpg', 'sea'],
+      ['train/sea/1.jpg#9', 'forest'],
+    ]);
+  });
+
   it('plain CSV and zip problems', () => {
     const r = importPlainCsv('path,label,split\nloose.jpg,sea,holdout\n,sea\nloose.jpg\nloose.jpg, sea ,test,extra\ntest/x/1.jpg,  \n', 'p.csv', { images, classes });
     expect(r.problems.map((p) => [p.line, p.reason])).toEqual([
