@@ -5,6 +5,7 @@ import { LabelActionError } from '../../../model/labels';
 import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
 import type { LocalEngine } from './local-engine';
+import { Labels } from './labels';
 import { connectEngine, serveEngine, type EngineMessage, type EngineRequest, type Port } from './protocol';
 import { onLabelsChanged } from './label-channel';
 import { openDb } from './store-schema';
@@ -158,6 +159,36 @@ describe('labelling in the engine (fake-indexeddb)', () => {
     } finally {
       stop();
     }
+  });
+
+  it('a step whose dataset another tab wrote after it read the labels is worked out again on them', async () => {
+    const first = nodeEngine();
+    const id = await smallDataset(first.engine);
+    const second = nodeEngine({ dbName: first.dbName });
+    const [a, b] = await idsOf(first.engine, id, null);
+    await first.engine.labelSummary(id);
+    // The other tab's step lands between this tab's read of the labels and its write.
+    const firstLabels = (first.engine as unknown as { labels: Labels }).labels;
+    const load = Labels.prototype.load;
+    let interleave = true;
+    vi.spyOn(Labels.prototype, 'load').mockImplementation(async function (this: Labels, datasetId: string) {
+      const loaded = await load.call(this, datasetId);
+      if (this === firstLabels && interleave) {
+        interleave = false;
+        await second.engine.labelImages({ datasetId: id, images: [b!], label: 'forest', source: 'person' });
+      }
+      return loaded;
+    });
+    const s = await first.engine.labelImages({ datasetId: id, images: [a!], label: 'sea', source: 'person' });
+    vi.restoreAllMocks();
+    expect(interleave).toBe(false);
+    expect(s.undoDepth).toBe(2);
+    expect(s.unlabelled).toBe(4);
+    const labels = new Map((await nodeEngine({ dbName: first.dbName }).engine.labelEntries(id)).map((e) => [e.id, e.label]));
+    expect([labels.get(a!), labels.get(b!)]).toEqual(['sea', 'forest']);
+    // Undo takes back this tab's step, the last, and then the other tab's.
+    expect((await first.engine.undoLabel(id)).unlabelled).toBe(5);
+    expect((await second.engine.labelEntries(id)).find((e) => e.id === a)?.label).toBeNull();
   });
 
   it('labels the same way behind the worker boundary, refusals arriving as LabelActionError', async () => {
