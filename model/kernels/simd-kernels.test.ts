@@ -16,16 +16,19 @@ beforeAll(async () => {
 
 /** Runs `f` on wasm and on cpu with the same inputs, returning both results' values. */
 async function onBoth(f: () => tf.Tensor | tf.Tensor[]): Promise<{ wasm: Float32Array[]; cpu: Float32Array[] }> {
+  const shapes: Record<string, number[][]> = {};
   const run = async (backend: string): Promise<Float32Array[]> => {
     await tf.setBackend(backend);
     const out = tf.tidy(f);
     const list = Array.isArray(out) ? out : [out];
+    shapes[backend] = list.map((t) => t.shape);
     const values = await Promise.all(list.map(async (t) => (await t.data()) as Float32Array));
     tf.dispose(list);
     return values;
   };
   const cpu = await run('cpu');
   const wasm = await run('wasm');
+  expect(shapes.wasm).toEqual(shapes.cpu);
   return { wasm, cpu };
 }
 
@@ -111,6 +114,16 @@ describe('SIMD SplitV and Sum match cpu', () => {
     { shape: [11], begin: [3], size: [5] },
   ])('slices $shape from $begin by $size', async ({ shape, begin, size }) => {
     const { wasm, cpu } = await onBoth(() => tf.slice(tf.tensor(randomData(sizeOf(shape), 12), shape), begin, size));
+    expectClose(wasm, cpu, 0);
+  });
+  it.each([
+    { shapes: [[2, 5, 3, 8], [2, 5, 3, 16]], axis: 3 },
+    { shapes: [[2, 5, 3, 7], [2, 5, 3, 0], [2, 5, 3, 5]], axis: -1 },
+    { shapes: [[4, 2, 5], [4, 3, 5], [4, 1, 5]], axis: 1 },
+    { shapes: [[2, 5], [3, 5]], axis: 0 },
+    { shapes: [[6]], axis: 0 },
+  ])('concatenates $shapes along axis $axis', async ({ shapes, axis }) => {
+    const { wasm, cpu } = await onBoth(() => tf.concat(shapes.map((s, i) => tf.tensor(randomData(sizeOf(s), 20 + i), s)), axis));
     expectClose(wasm, cpu, 0);
   });
   it('splits int32 as it is', async () => {

@@ -5,7 +5,7 @@
  * - Conv2DBackpropFilter: dW as per-tap matrix products on NHWC/HWIO as they lie in memory, in
  *   place of the composed one (two transposes and a dilated convolution);
  * - MaxPoolGrad: the arg-max of each window found four channels at a time, no position scatter;
- * - SplitV (a concatenation's gradient), Slice (a padding's gradient) and Sum over every axis
+ * - Concat (the fire modules' join), SplitV (its gradient), Slice (a padding's gradient) and Sum over every axis
  *   but the last (a bias gradient): strided block copies and column sums instead of a typed-array
  *   view per pixel.
  *
@@ -16,8 +16,8 @@
  * Like ./wasm-gradients, this imports only tfjs-core: model/ stays backend-agnostic, and the
  * app or the Node adapter calls {@link registerSimdKernels} after starting the wasm backend.
  */
-import { backend_util, Conv2DBackpropFilter, findBackend, getKernel, MaxPoolGrad, registerKernel, Slice, slice_util, SplitV, Sum, unregisterKernel, util } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropFilterAttrs, KernelConfig, KernelFunc, MaxPoolGradAttrs, SliceAttrs, SplitVAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, Concat, Conv2DBackpropFilter, findBackend, getKernel, MaxPoolGrad, registerKernel, Slice, slice_util, SplitV, Sum, unregisterKernel, util } from '@tensorflow/tfjs-core';
+import type { ConcatAttrs, Conv2DBackpropFilterAttrs, KernelConfig, KernelFunc, MaxPoolGradAttrs, SliceAttrs, SplitVAttrs, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { KERNELS_WASM, KERNELS_WASM_SHARED } from './simd/kernels.generated';
 
 const BACKEND = 'wasm';
@@ -132,6 +132,29 @@ function splitV(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
   });
 }
 
+/** Concatenation along any axis: each input's rows land at its offset in every output row. */
+function concat(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
+  const { inputs, attrs } = args;
+  const backend = args.backend as unknown as WasmBackendLike;
+  const xs = inputs as unknown as TensorInfo[];
+  const dtype = xs[0]?.dtype;
+  if (dtype == null || !WORD_TYPES.has(dtype) || xs.some((t) => t.dtype !== dtype)) return native(Concat, args);
+  const ax = util.parseAxisParam((attrs as unknown as ConcatAttrs).axis, xs[0]!.shape)[0]!;
+  const shape = backend_util.computeOutShape(xs.map((t) => t.shape), ax);
+  const out = backend.makeOutput(shape, dtype);
+  const outer = util.sizeFromShape(shape.slice(0, ax));
+  const outRun = util.sizeFromShape(shape.slice(ax));
+  if (outer === 0 || outRun === 0) return out;
+  const dst = offsetOf(backend, out);
+  let at = 0;
+  for (const x of xs) {
+    const run = util.sizeFromShape(x.shape.slice(ax));
+    if (run > 0) simd!.copyRows(offsetOf(backend, x), run, dst + at * 4, outRun, outer, run);
+    at += run;
+  }
+  return out;
+}
+
 /**
  * A slice as block copies: the axes after the last partial one are whole, so each index of
  * the axes before it starts one strided run of rows.
@@ -196,6 +219,7 @@ function sum(args: Parameters<KernelFunc>[0]): ReturnType<KernelFunc> {
 const KERNELS: Array<[string, KernelFunc]> = [
   [Conv2DBackpropFilter, conv2DBackpropFilter],
   [MaxPoolGrad, maxPoolGrad],
+  [Concat, concat],
   [SplitV, splitV],
   [Slice, slice],
   [Sum, sum],

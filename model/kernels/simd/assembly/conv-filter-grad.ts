@@ -41,6 +41,37 @@ const F = 4; // bytes per f32
   v128.store(dw + 3 * row, c30); v128.store(dw + 3 * row + 16, c31);
 }
 
+/** acc[i0..i0+4, o0..o0+4] += Σ_r a[r, i]·b[r, o]. */
+@inline function block4x4(dw: usize, cout: i32, a: usize, aStride: usize, b: usize, bStride: usize, rows: i32): void {
+  const row = <usize>cout * F;
+  let c0 = ld(dw), c1 = ld(dw + row), c2 = ld(dw + 2 * row), c3 = ld(dw + 3 * row);
+  for (let r = 0; r < rows; r++) {
+    const b0 = ld(b);
+    c0 = f32x4.add(c0, f32x4.mul(bc(a), b0));
+    c1 = f32x4.add(c1, f32x4.mul(bc(a + 4), b0));
+    c2 = f32x4.add(c2, f32x4.mul(bc(a + 8), b0));
+    c3 = f32x4.add(c3, f32x4.mul(bc(a + 12), b0));
+    a += aStride;
+    b += bStride;
+  }
+  v128.store(dw, c0); v128.store(dw + row, c1); v128.store(dw + 2 * row, c2); v128.store(dw + 3 * row, c3);
+}
+
+/** Four input channels against one output channel: the vector runs along the input channels. */
+@inline function block4x1(dw: usize, cout: i32, a: usize, aStride: usize, b: usize, bStride: usize, rows: i32): void {
+  let c = f32x4.splat(0);
+  for (let r = 0; r < rows; r++) {
+    c = f32x4.add(c, f32x4.mul(ld(a), f32x4.splat(load<f32>(b))));
+    a += aStride;
+    b += bStride;
+  }
+  const row = <usize>cout * F;
+  store<f32>(dw, load<f32>(dw) + f32x4.extract_lane(c, 0));
+  store<f32>(dw + row, load<f32>(dw + row) + f32x4.extract_lane(c, 1));
+  store<f32>(dw + 2 * row, load<f32>(dw + 2 * row) + f32x4.extract_lane(c, 2));
+  store<f32>(dw + 3 * row, load<f32>(dw + 3 * row) + f32x4.extract_lane(c, 3));
+}
+
 /** One input channel against 4 output channels. */
 @inline function block1x4(dw: usize, a: usize, aStride: usize, b: usize, bStride: usize, rows: i32): void {
   let c = ld(dw);
@@ -74,9 +105,8 @@ function accumulate(tap: usize, a: usize, aStride: usize, b: usize, bStride: usi
     const di = tap + <usize>(i * cout) * F;
     let o = 0;
     for (; o < cout8; o += 8) block4x8(di + <usize>o * F, cout, ai, aStride, b + <usize>o * F, bStride, rows);
-    for (; o < cout; o++) {
-      for (let k = 0; k < 4; k++) block1x1(di + <usize>(k * cout + o) * F, ai + <usize>k * F, aStride, b + <usize>o * F, bStride, rows);
-    }
+    for (; o < cout4; o += 4) block4x4(di + <usize>o * F, cout, ai, aStride, b + <usize>o * F, bStride, rows);
+    for (; o < cout; o++) block4x1(di + <usize>o * F, cout, ai, aStride, b + <usize>o * F, bStride, rows);
   }
   for (; i < cin; i++) {
     const ai = a + <usize>i * F;
