@@ -186,7 +186,7 @@ export class Labels {
       }
       if (!ds) throw new Error(`no dataset ${datasetId}`);
       loaded.state = after;
-      if (after !== before) announceLabelsChanged(datasetId);
+      if (after !== before) announceLabelsChanged(datasetId, ds.labelVersion ?? 0);
       const top = after.undo.at(-1);
       return { summary: summaryOf(ds, after), changed: top !== undefined && top !== before.undo.at(-1) ? top.images.length : 0 };
     }

@@ -37,9 +37,10 @@ export class LabelSession {
     readonly datasetId: string,
   ) {
     this.prefetcher = new ImagePrefetcher(engine, datasetId);
-    // Another tab labelled this dataset: show its labels (this tab's own steps are already shown).
-    this.stopListening = onLabelsChanged((id) => {
-      if (id === datasetId) void this.catchUp().catch(() => undefined);
+    // Another tab labelled this dataset: show its labels. The announcement of this tab's own
+    // step usually finds its version shown already.
+    this.stopListening = onLabelsChanged((id, version) => {
+      if (id === datasetId && version !== this.summary?.version) void this.catchUp().catch(() => undefined);
     });
   }
 
