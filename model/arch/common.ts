@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../rng';
+import { dropoutMask, type Rng } from '../rng';
 
 /**
  * How a parameter's PyTorch tensor maps onto its TensorFlow.js layout.
@@ -150,7 +150,8 @@ export type ParamGetter = (name: string) => tf.Tensor;
 /** Dropout that is the identity at inference, seeded when training. */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardContext): T {
   if (!ctx.training || rate === 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.rng?.seed()) as T;
+  if (!ctx.rng) throw new Error('dropout while training needs ctx.rng (a seeded Rng)');
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, ctx.rng.seed()), x.shape)) as T;
 }
 
 /** ReLU6-based hard-swish, as `torch.nn.Hardswish`. */

@@ -156,7 +156,7 @@ describe('registerSimdKernels', () => {
     const x = tf.tensor4d(randomData(2 * 9 * 9 * 8, 1), [2, 9, 9, 8]);
     const w = tf.tensor4d(randomData(3 * 3 * 8 * 8, 2), [3, 3, 8, 8]);
     const step = (): void => {
-      tf.dispose(tf.grads((a, b) => tf.sum(tf.maxPool(tf.concat(tf.split(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), 2, 3), 3), 3, 2, 'valid')))([x, w]));
+      tf.dispose(tf.grads((a, b) => tf.sum(tf.maxPool(tf.concat(tf.split(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), 2, 3), 3) as tf.Tensor4D, 3, 2, 'valid')))([x, w]));
     };
     step();
     const before = tf.memory().numTensors;
