@@ -97,7 +97,8 @@ export interface TrainHooks {
    * weights (`weights` names them; the namespace adds the architecture and preprocessing). A
    * later run finds its images' features there and computes only the images it adds.
    */
-  sharedFeatures?: { store: FeatureStore; weights: string };
+  /** `outlivesRun`: the store serves later runs too (a study, label-assist retrains), not just this one's validation. */
+  sharedFeatures?: { store: FeatureStore; weights: string; outlivesRun?: boolean };
   /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
   afterStep?: () => void;
 }
@@ -214,9 +215,9 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
     if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
       trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
-      // With a shared store, validation images get their mirrored features too: a later run that
-      // splits a grown set anew may train on them, and then computes nothing for them.
-      const valFlips = opts.hflip && hooks.sharedFeatures !== undefined;
+      // With a store that outlives the run, validation images get their mirrored features too: a
+      // later run that splits a grown set anew may train on them, and then computes nothing for them.
+      const valFlips = opts.hflip && hooks.sharedFeatures?.outlivesRun === true;
       if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, valFlips, opts.batchSize, progress, hooks, skipped);
       if (!trainCache || (data.val && !valCache)) cancelled = true;
     }

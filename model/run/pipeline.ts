@@ -139,7 +139,7 @@ export async function runTraining(input: RunInput, hooks: RunHooks = {}): Promis
     // A pruned backbone computes other features than the weights it came from.
     const identity = base !== null && input.prune ? `${base} pruned ${JSON.stringify(input.prune)}` : base;
     // A frozen run keeps its validation features until it has scored them, in the caller's store or its own.
-    const shared = identity === null ? undefined : { store: featureStore ?? new FeatureStore(hooks.featureCacheLimitBytes), weights: identity };
+    const shared = identity === null ? undefined : { store: featureStore ?? new FeatureStore(hooks.featureCacheLimitBytes), weights: identity, outlivesRun: featureStore !== undefined };
     const afterStep = masks && (() => masks.apply());
     const result = await train(model, { train: trainSource, val }, config.options, {
       ...trainHooks,
