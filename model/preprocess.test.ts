@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../test/helpers/backend';
-import { caffeBgr, preprocessImages, torchvisionNorm, validatePreprocessSpec, type RawImage } from './preprocess';
+import { caffeBgr, normalise, preprocessImages, torchvisionNorm, validatePreprocessSpec, type RawImage } from './preprocess';
 
 beforeAll(async () => {
   await useBackend('wasm');
@@ -61,5 +61,25 @@ describe('preprocessing', () => {
     expect(() => validatePreprocessSpec({ ...caffeBgr(), std: [1, 0, 1] })).toThrow(/std/);
     expect(() => validatePreprocessSpec({ ...caffeBgr(), inputSize: [8, 8] })).toThrow(/inputSize/);
     expect(validatePreprocessSpec(torchvisionNorm())).toEqual(torchvisionNorm());
+  });
+});
+
+describe('preprocessImages at the input size', () => {
+  it('gives bit for bit what the tensor path (normalise) gives, for RGBA and RGB, BGR and RGB specs', async () => {
+    const specs = [
+      { name: 'caffe-bgr', inputSize: [5, 7] as [number, number], channelOrder: 'bgr' as const, scale: 1, mean: [104, 117, 123] as [number, number, number], std: [1, 1, 1] as [number, number, number], resize: 'stretch' as const },
+      { name: 'torchvision', inputSize: [5, 7] as [number, number], channelOrder: 'rgb' as const, scale: 1 / 255, mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], resize: 'center-crop' as const },
+    ];
+    for (const spec of specs) {
+      for (const channels of [3, 4] as const) {
+        const images = [0, 1].map((k) => ({ width: 7, height: 5, channels, data: Uint8Array.from({ length: 35 * channels }, (_, i) => (i * 37 + k * 101) & 255) }));
+        const fast = preprocessImages(images, spec);
+        const rgb = images.flatMap((img) => Array.from({ length: 35 }, (_, p) => [img.data[p * channels]!, img.data[p * channels + 1]!, img.data[p * channels + 2]!]).flat());
+        const slow = normalise(tf.tensor4d(rgb, [2, 5, 7, 3]), spec);
+        expect(fast.shape).toEqual([2, 5, 7, 3]);
+        expect(Array.from(await fast.data())).toEqual(Array.from(await slow.data()));
+        tf.dispose([fast, slow]);
+      }
+    }
   });
 });

@@ -87,14 +87,54 @@ export function validatePreprocessSpec(value: unknown): PreprocessSpec {
   return s as PreprocessSpec;
 }
 
-/** Pixels as a float [1, h, w, 3] RGB tensor, alpha dropped. */
-function toRgbTensor(img: RawImage): tf.Tensor4D {
+function checkBuffer(img: RawImage): void {
   if (img.data.length !== img.width * img.height * img.channels) {
     throw new Error(`image buffer holds ${img.data.length} bytes, expected ${img.width}x${img.height}x${img.channels}`);
   }
-  const t = tf.tensor3d(Uint8Array.from(img.data), [img.height, img.width, img.channels], 'int32');
-  const rgb = img.channels === 4 ? tf.slice(t, [0, 0, 0], [-1, -1, 3]) : t;
-  return tf.expandDims(tf.cast(rgb, 'float32'), 0) as tf.Tensor4D;
+}
+
+/** Pixels as a float [1, h, w, 3] RGB tensor, alpha dropped: one pass in JS, uint8 to float32 exactly. */
+function toRgbTensor(img: RawImage): tf.Tensor4D {
+  checkBuffer(img);
+  const n = img.width * img.height;
+  const rgb = new Float32Array(n * 3);
+  const src = img.data;
+  const step = img.channels;
+  for (let p = 0, i = 0, o = 0; p < n; p++, i += step, o += 3) {
+    rgb[o] = src[i]!;
+    rgb[o + 1] = src[i + 1]!;
+    rgb[o + 2] = src[i + 2]!;
+  }
+  return tf.tensor4d(rgb, [1, img.height, img.width, 3]);
+}
+
+/**
+ * A batch of images already at the input size, normalised in one pass: every resize policy is
+ * the identity at that size. Each value goes through the same float32 steps as {@link normalise}
+ * (scale, subtract the mean, times 1/std), so the result is bit for bit the same, without a
+ * tensor and five kernels per image.
+ */
+function normaliseAtInputSize(images: readonly RawImage[], spec: PreprocessSpec): tf.Tensor4D {
+  const [h, w] = spec.inputSize;
+  const per = h * w * 3;
+  const out = new Float32Array(images.length * per);
+  const f = Math.fround;
+  const scale = f(spec.scale);
+  const mean = spec.mean.map(f);
+  const invStd = spec.std.map((s) => f(1 / s));
+  // Output channel c reads source channel from[c] (BGR reverses RGB).
+  const from = spec.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+  images.forEach((img, k) => {
+    checkBuffer(img);
+    const src = img.data;
+    const step = img.channels;
+    for (let c = 0; c < 3; c++) {
+      const m = mean[c]!;
+      const s = invStd[c]!;
+      for (let i = from[c]!, o = k * per + c; o < (k + 1) * per; i += step, o += 3) out[o] = f(f(f(src[i]! * scale) - m) * s);
+    }
+  });
+  return tf.tensor4d(out, [images.length, h, w, 3]);
 }
 
 /**
@@ -153,6 +193,8 @@ function meanAsRgbPixel(spec: PreprocessSpec): [number, number, number] {
  */
 export function preprocessImages(images: readonly RawImage[], spec: PreprocessSpec): tf.Tensor4D {
   if (images.length === 0) throw new Error('preprocessImages needs at least one image');
+  const [h, w] = spec.inputSize;
+  if (images.every((img) => img.width === w && img.height === h)) return normaliseAtInputSize(images, spec);
   return tf.tidy(() => {
     const fitted = images.map((img) => fit(toRgbTensor(img), spec));
     const batch = fitted.length === 1 ? fitted[0]! : tf.concat(fitted, 0);

@@ -13,9 +13,12 @@ export interface Preset {
 
 export const PRESETS: Readonly<Record<PresetId, Preset>> = Object.freeze({
   head: {
-    label: 'Quick: head only, pretrained backbone (minutes)',
+    // No flips: each image's backbone features are computed once instead of twice, the one cost
+    // that matters for a frozen backbone (about a minute on the 2,400 Intel training images on
+    // 2 cores; ticking flips doubles that for about 2 points of accuracy).
+    label: 'Quick: head only, pretrained backbone (about a minute)',
     pretrained: true,
-    options: { freeze: true, batchSize: 32, learningRate: 1e-3, epochs: 5, optimizer: 'adam', hflip: true },
+    options: { freeze: true, batchSize: 32, learningRate: 1e-3, epochs: 5, optimizer: 'adam', hflip: false },
   },
   finetune: {
     label: 'Fine-tune the whole network (slower, a bit better)',
