@@ -75,8 +75,10 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
       f?.dispose();
       ff?.dispose();
       kept.forEach((i, k) => {
-        if (data) out.features[i] = data.slice(k * per, (k + 1) * per);
-        if (flipData && out.flipped) out.flipped[i] = flipData.slice(k * per, (k + 1) * per);
+        // Views into the batch's buffer, not copies: a second buffer of the batch's size per
+        // batch cost more than the copy itself (fresh pages).
+        if (data) out.features[i] = data.subarray(k * per, (k + 1) * per);
+        if (flipData && out.flipped) out.flipped[i] = flipData.subarray(k * per, (k + 1) * per);
         out.valid.push(i);
       });
     }
