@@ -23,6 +23,16 @@ const { values: v } = parseArgs({
     'no-build': { type: 'boolean' },
   },
 });
+/** The little of the page's DOM the sampler reads (this file compiles without DOM typings). */
+interface PageNode {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageNode | null;
+}
+interface PageDom {
+  document: PageNode;
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
@@ -67,11 +77,11 @@ try {
   const stages: Array<{ stage: string; at: number; imagesPerSecond: string }> = [];
   for (;;) {
     // Read without waiting: the banner is absent while a run is going.
-    const message = await page.evaluate(() => document.querySelector('[data-testid=message]')?.textContent ?? '');
+    const message = await page.evaluate(() => (globalThis as unknown as PageDom).document.querySelector('[data-testid=message]')?.textContent ?? '');
     if (/Training finished/.test(message)) break;
     if (/fail|error/i.test(message)) throw new Error(`training failed: ${message}`);
     const sample = await page.evaluate(() => {
-      const live = document.querySelector('[data-testid=live]');
+      const live = (globalThis as unknown as PageDom).document.querySelector('[data-testid=live]');
       return live ? { stage: live.querySelector('progress')?.getAttribute('aria-label') ?? '', stats: live.querySelector('.stats')?.textContent ?? '' } : null;
     });
     if (sample) {

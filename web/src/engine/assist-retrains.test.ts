@@ -6,7 +6,7 @@ import { caffeBgr } from '../../../model/preprocess';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../model/train';
 import type { LocalEngine } from './local-engine';
 import { openDb } from './store-schema';
-import { INTEL, PTH, SHARED, intelFiles, nodeEngine } from './test-support';
+import { INTEL, MemoryLocks, PTH, SHARED, intelFiles, nodeEngine } from './test-support';
 import type { ImportFile, TrainConfig } from './types';
 
 if (!existsSync(INTEL) || !existsSync(PTH)) throw new Error(`shared data not found (${INTEL}, ${PTH})`);
@@ -128,5 +128,28 @@ describe('labelling-assist retrains in the engine', () => {
     const again = await engine.importWeights('w.pth', new Blob([readFileSync(PTH)]));
     await engine.train(config(a, again.id, { labels: 9 }));
     expect(backbone.count()).toBe(18);
+  });
+
+  it('removes an assist run a closed tab left running, but not one whose tab still trains it', async () => {
+    const locks = new MemoryLocks();
+    const { engine, dbName } = nodeEngine({ locks });
+    const id = await smallDataset(engine);
+    const w = await engine.importWeights('w.pth', new Blob([readFileSync(PTH)]));
+    const first = await engine.train(config(id, w.id, { labels: 9 }));
+    // Two earlier retrains still marked running: one a closed tab left (no lock), one another tab trains (its lock held).
+    const db = await openDb(dbName);
+    const row = (await db.get('runs', first.run.id))!;
+    await db.put('runs', { ...row, id: 'orphan', status: 'running', modelId: null });
+    await db.put('runs', { ...row, id: 'live', status: 'running', modelId: null });
+    // A checkpoint of the orphan, as its last finished epoch left it (any stored row will do).
+    await db.put('checkpoints', { runId: 'orphan', savedAt: Date.now() } as never);
+    locks.names.add('scenelab-run-live');
+    expect((await engine.listRuns()).find((r) => r.id === 'orphan')?.status).toBe('interrupted');
+
+    const second = await engine.train(config(id, w.id, { labels: 9 }));
+    const ids = (await engine.listRuns()).map((r) => r.id).sort();
+    expect(ids).toEqual(['live', second.run.id].sort());
+    expect(await db.get('checkpoints', 'orphan')).toBeUndefined();
+    db.close();
   });
 });

@@ -9,6 +9,7 @@ import { FeatureStore } from '../../../model/feature-cache';
 import type { EngineContext } from './context';
 import type { LabelCurvePoint } from './label-types';
 import { featureCacheLimit } from './run-inputs';
+import { lockName } from './runs';
 import type { Db, ModelRow, RunRow } from './store-schema';
 import type { TrainConfig } from './types';
 
@@ -45,6 +46,8 @@ export class AssistRetrains {
    * Returns the ids of the models removed.
    */
   async land(db: Db, run: RunRow, model: ModelRow, point: LabelCurvePoint): Promise<string[]> {
+    // Read before the transaction (it would commit while waiting on anything but IndexedDB).
+    const held = this.ctx.deps.locks ? await this.ctx.deps.locks.held() : null;
     const tx = db.transaction(['models', 'runs', 'checkpoints', 'datasets'], 'readwrite');
     const models = tx.objectStore('models');
     const runs = tx.objectStore('runs');
@@ -57,7 +60,7 @@ export class AssistRetrains {
     }
     const gone = new Set(removed);
     for (const r of await runs.getAll()) {
-      if (!isSuperseded(r, run) || (r.modelId !== null && !gone.has(r.modelId) && (await models.get(r.modelId)) !== undefined)) continue;
+      if (!isSuperseded(r, run, held) || (r.modelId !== null && !gone.has(r.modelId) && (await models.get(r.modelId)) !== undefined)) continue;
       void runs.delete(r.id);
       void tx.objectStore('checkpoints').delete(r.id);
     }
@@ -73,7 +76,11 @@ export class AssistRetrains {
   }
 }
 
-/** An earlier assist run of the same dataset that no longer trains (a running one may be another tab's). */
-function isSuperseded(r: RunRow, current: RunRow): boolean {
-  return r.id !== current.id && r.datasetId === current.datasetId && r.config.assist !== undefined && r.status !== 'running';
+/**
+ * An earlier assist run of the same dataset that no longer trains: finished, or left 'running' by
+ * a closed tab (no one holds its lock). Without locks to ask, a running one may be another tab's.
+ */
+function isSuperseded(r: RunRow, current: RunRow, held: string[] | null): boolean {
+  const training = r.status === 'running' && (held === null || held.includes(lockName(r.id)));
+  return r.id !== current.id && r.datasetId === current.datasetId && r.config.assist !== undefined && !training;
 }

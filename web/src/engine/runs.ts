@@ -19,7 +19,8 @@ import {
   type TrainProgress,
 } from './types';
 
-const lockName = (runId: string): string => `scenelab-run-${runId}`;
+/** The Web Lock a run holds while it trains (its absence marks a run a closed tab left 'running'). */
+export const lockName = (runId: string): string => `scenelab-run-${runId}`;
 
 export class Runs {
   private deviceLost: string | null = null;
