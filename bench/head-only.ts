@@ -69,16 +69,16 @@ function testAccuracy(root: string, run: string, test: string): number {
   return (JSON.parse(r.stdout) as { accuracy: number }).accuracy;
 }
 
-/** SceneLab once (one thread), then PyTorch at each thread count; each model scored on the test set. */
+/** SceneLab and PyTorch at each thread count (SceneLab's extra threads compute backbone features); each model scored on the test set. */
 export function headOnlyEndToEnd(o: HeadOnlyOptions): HeadOnlyResult[] {
   const work = mkdtempSync(path.join(tmpdir(), 'scenelab-bench-runs-'));
   const recipe = ['--arch', 'squeezenet1_1', '--epochs', String(o.epochs), '--batch-size', '32', '--lr', '0.001', '--optimizer', 'adam', '--val-split', '0.1', '--seed', '0'];
   try {
     const results: HeadOnlyResult[] = [];
-    const sceneRun = path.join(work, 'scenelab');
-    const s = timed(process.execPath, [path.join(o.root, 'bin/scenelab.js'), 'train', '--data', o.train, '--weights', o.weights, '--freeze', '--out', sceneRun, ...recipe], o.root, process.env);
-    results.push({ contender: 'scenelab-node', threads: 1, ...s, testAccuracy: testAccuracy(o.root, sceneRun, o.test) });
     for (const threads of o.threads) {
+      const sceneRun = path.join(work, `scenelab-${threads}`);
+      const s = timed(process.execPath, [path.join(o.root, 'bin/scenelab.js'), 'train', '--data', o.train, '--weights', o.weights, '--freeze', '--threads', String(threads), '--out', sceneRun, ...recipe], o.root, process.env);
+      results.push({ contender: 'scenelab-node', threads, ...s, testAccuracy: testAccuracy(o.root, sceneRun, o.test) });
       const torchRun = path.join(work, `pytorch-${threads}`);
       const args = ['-m', 'trainer.task', '--data', o.train, '--weights', o.weights, '--freeze', '--out', torchRun, ...recipe];
       const p = timed('/usr/bin/python3', args, path.join(o.root, 'cloud'), { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) });

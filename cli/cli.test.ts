@@ -52,6 +52,7 @@ describe('scenelab CLI: bad input gives a one-line error and a non-zero exit', (
     [['train', '--data', data, '--arch', 'squeezenet1_1', '--out', run, '--weights', corrupt], /corrupt\.jpg: .*zip/i],
     [['train', '--data', data, '--arch', 'mobilenet_v3_small', '--out', run, '--weights', PRETRAINED], /unknown key "features\.0\.weight" for mobilenet_v3_small/],
     [['train', '--data', data, '--arch', 'squeezenet1_1', '--out', run, '--val-split', '1.5'], /--val-split must be in \[0, 1\)/],
+    [['train', '--data', data, '--arch', 'squeezenet1_1', '--out', run, '--threads', '0'], /--threads must be a whole number ≥ 1, got "0"/],
     [['eval', '--model', path.join(tmp, 'no-run'), '--data', test], /no such run directory or bundle/],
     [['predict', '--model', path.join(tmp, 'no-run'), corrupt], /no such run directory or bundle/],
   ])('%j', (args, message) => {

@@ -32,6 +32,38 @@ export function featuresBytes(f: SourceFeatures): number {
   return per * f.valid.length * (f.flipped ? 2 : 1);
 }
 
+/**
+ * The frozen backbone run somewhere else too — another thread on another core — on batches
+ * already preprocessed. The same weights and kernels give the same features bit for bit, so a
+ * run's results do not depend on which batches went where.
+ */
+export interface BackboneOffload {
+  /** Whether it can take a batch now (a thread keeps at most a couple queued). */
+  readonly ready: boolean;
+  /** Features of `pixels` (shape `[n, h, w, 3]`, normalised): plain and/or of the mirrored images. */
+  run(pixels: Float32Array, shape: readonly number[], plain: boolean, flip: boolean): Promise<{ shape: number[]; plain: Float32Array | null; flipped: Float32Array | null }>;
+}
+
+/** A {@link BackboneOffload} a run closes when its features are done. */
+export interface ClosableOffload extends BackboneOffload {
+  close(): void;
+}
+
+/** A run's backbone offload, started on first use (a run whose features are all stored starts none). */
+export function lazyOffload(
+  model: ClassifierModel,
+  start: ((model: ClassifierModel) => Promise<ClosableOffload | null>) | undefined,
+): { get: () => Promise<BackboneOffload | null>; close: () => Promise<void> } {
+  let started: Promise<ClosableOffload | null> | null = null;
+  return {
+    get: () => (started ??= start ? start(model) : Promise.resolve(null)),
+    close: async () => {
+      const o = await started?.catch(() => null);
+      o?.close();
+    },
+  };
+}
+
 export interface ExtractOptions {
   /** Compute the plain images' features (false: only the mirrored ones, to add flips to stored features). */
   plain: boolean;
@@ -41,6 +73,8 @@ export interface ExtractOptions {
   onSkip: (file: string, reason: string) => void;
   /** Called after each batch with the number of images it held. */
   onBatch: (images: number) => void;
+  /** Takes batches whenever it is ready, while this thread computes the others. */
+  offload?: BackboneOffload | null;
 }
 
 /** Computes backbone features of every image of `source`; null when aborted. */
@@ -61,29 +95,52 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
   for (let start = 0; start < source.size; start += o.batchSize) {
     batches.push(Array.from({ length: Math.min(o.batchSize, source.size - start) }, (_, k) => start + k));
   }
+  const keep = (kept: readonly number[], shape: number[], data: Float32Array | null, flipData: Float32Array | null): void => {
+    out.shape = shape;
+    const per = shape.reduce((a, b) => a * b, 1);
+    kept.forEach((i, k) => {
+      // Views into the batch's buffer, not copies: a second buffer of the batch's size per
+      // batch cost more than the copy itself (fresh pages).
+      if (data) out.features[i] = data.subarray(k * per, (k + 1) * per);
+      if (flipData && out.flipped) out.flipped[i] = flipData.subarray(k * per, (k + 1) * per);
+      out.valid.push(i);
+    });
+  };
+  const elsewhere: Array<Promise<void>> = [];
   for await (const { images, kept, indices } of prefetchBatches(source, batches, onSkip, o.signal)) {
-    if (o.signal?.aborted) return null;
-    if (kept.length > 0) {
-      const x = preprocessImages(images, model.preprocessing);
-      const f = o.plain ? model.backbone(x) : null;
-      const ff = o.flip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
-      x.dispose();
-      out.shape = (f ?? ff)!.shape.slice(1);
-      const per = out.shape.reduce((a, b) => a * b, 1);
-      const data = f ? ((await f.data()) as Float32Array) : null;
-      const flipData = ff ? ((await ff.data()) as Float32Array) : null;
-      f?.dispose();
-      ff?.dispose();
-      kept.forEach((i, k) => {
-        // Views into the batch's buffer, not copies: a second buffer of the batch's size per
-        // batch cost more than the copy itself (fresh pages).
-        if (data) out.features[i] = data.subarray(k * per, (k + 1) * per);
-        if (flipData && out.flipped) out.flipped[i] = flipData.subarray(k * per, (k + 1) * per);
-        out.valid.push(i);
-      });
+    if (o.signal?.aborted) break;
+    if (kept.length === 0) {
+      o.onBatch(indices.length);
+      continue;
     }
+    const x = preprocessImages(images, model.preprocessing);
+    if (o.offload?.ready) {
+      const pixels = (await x.data()) as Float32Array;
+      const shape = x.shape;
+      x.dispose();
+      const done = o.offload.run(pixels, shape, o.plain, o.flip).then((r) => {
+        keep(kept, r.shape, r.plain, r.flipped);
+        o.onBatch(indices.length);
+      });
+      // Awaited below; this only keeps a failure from going unhandled if this loop throws first.
+      done.catch(() => undefined);
+      elsewhere.push(done);
+      continue;
+    }
+    const f = o.plain ? model.backbone(x) : null;
+    const ff = o.flip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
+    x.dispose();
+    const data = f ? ((await f.data()) as Float32Array) : null;
+    const flipData = ff ? ((await ff.data()) as Float32Array) : null;
+    const shape = (f ?? ff)!.shape.slice(1);
+    f?.dispose();
+    ff?.dispose();
+    keep(kept, shape, data, flipData);
     o.onBatch(indices.length);
   }
+  await Promise.all(elsewhere);
+  // Batches finish out of order when some ran elsewhere; a run's order must not depend on it.
+  out.valid.sort((a, b) => a - b);
   return o.signal?.aborted ? null : out;
 }
 

@@ -3,7 +3,7 @@ import type { BatchNormUpdate } from './arch/common';
 import { loadBatch, prefetchBatches, subset, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel, NamedWeight } from './model';
-import { extractFeatures, featureNamespace, lookupFeatures, stackFeatures, storeFeatures, type FeatureStore, type SourceFeatures } from './feature-cache';
+import { extractFeatures, featureNamespace, lazyOffload, lookupFeatures, stackFeatures, storeFeatures, type BackboneOffload, type ClosableOffload, type FeatureStore, type SourceFeatures } from './feature-cache';
 import { preprocessImages } from './preprocess';
 import { Rng } from './rng';
 
@@ -101,7 +101,13 @@ export interface TrainHooks {
   sharedFeatures?: { store: FeatureStore; weights: string; outlivesRun?: boolean };
   /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
   afterStep?: () => void;
+  /**
+   * Starts a second runner of this model's frozen backbone (another thread, on another core),
+   * asked only when a frozen run has features to compute and closed when they are done.
+   */
+  backboneOffload?: (model: ClassifierModel) => Promise<ClosableOffload | null>;
 }
+
 
 export interface TrainResult {
   history: EpochRecord[];
@@ -214,11 +220,16 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   try {
     if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
-      trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped);
-      // With a store that outlives the run, validation images get their mirrored features too: a
-      // later run that splits a grown set anew may train on them, and then computes nothing for them.
-      const valFlips = opts.hflip && hooks.sharedFeatures?.outlivesRun === true;
-      if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, valFlips, opts.batchSize, progress, hooks, skipped);
+      const offload = lazyOffload(model, hooks.backboneOffload);
+      try {
+        trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped, offload.get);
+        // With a store that outlives the run, validation images get their mirrored features too: a
+        // later run that splits a grown set anew may train on them, and then computes nothing for them.
+        const valFlips = opts.hflip && hooks.sharedFeatures?.outlivesRun === true;
+        if (trainCache && data.val) valCache = await frozenFeatures(model, data.val, valFlips, opts.batchSize, progress, hooks, skipped, offload.get);
+      } finally {
+        await offload.close();
+      }
       if (!trainCache || (data.val && !valCache)) cancelled = true;
     }
 
@@ -397,6 +408,7 @@ async function frozenFeatures(
   progress: { done: number; total: number },
   hooks: TrainHooks,
   skipped: DataProblem[],
+  offload: () => Promise<BackboneOffload | null>,
 ): Promise<SourceFeatures | null> {
   const onBatch = (n: number): void => {
     progress.done += n;
@@ -404,14 +416,14 @@ async function frozenFeatures(
   };
   const onSkip = (file: string, reason: string): void => report(hooks, skipped, file, reason);
   const shared = hooks.sharedFeatures;
-  if (!shared) return extractFeatures(model, source, { plain: true, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
+  if (!shared) return extractFeatures(model, source, { plain: true, flip, batchSize, signal: hooks.signal, onSkip, onBatch, offload: await offload() });
   const namespace = featureNamespace(model, shared.weights);
   const { features, missing, missingFlips } = lookupFeatures(shared.store, namespace, source, flip);
   for (const s of features.skipped) onSkip(s.source, s.reason);
   onBatch(source.size - missing.length - missingFlips.length);
   for (const [indices, plain] of [[missing, true], [missingFlips, false]] as const) {
     if (indices.length === 0) continue;
-    const computed = await extractFeatures(model, subset(source, indices), { plain, flip, batchSize, signal: hooks.signal, onSkip, onBatch });
+    const computed = await extractFeatures(model, subset(source, indices), { plain, flip, batchSize, signal: hooks.signal, onSkip, onBatch, offload: await offload() });
     if (!computed) return null;
     storeFeatures(shared.store, namespace, source, indices, computed, features);
   }
