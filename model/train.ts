@@ -96,8 +96,9 @@ export interface TrainHooks {
    * Backbone features kept past this run, per image, for frozen runs that start from the same
    * weights (`weights` names them; the namespace adds the architecture and preprocessing). A
    * later run finds its images' features there and computes only the images it adds.
+   * `outlivesRun`: the store serves later runs too (a study, label-assist retrains), not just
+   * this one's validation.
    */
-  /** `outlivesRun`: the store serves later runs too (a study, label-assist retrains), not just this one's validation. */
   sharedFeatures?: { store: FeatureStore; weights: string; outlivesRun?: boolean };
   /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
   afterStep?: () => void;

@@ -49,6 +49,8 @@ interface WasmBackendLike {
 }
 
 let simd: SimdExports | null = null;
+/** The memory `simd` was instantiated on: the same backend again needs no second instance. */
+let simdMemory: WasmMemory | null = null;
 const natives = new Map<string, KernelFunc>();
 
 function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
@@ -236,11 +238,14 @@ export async function registerSimdKernels(): Promise<boolean> {
   if (backend == null) throw new Error("registerSimdKernels: start the 'wasm' backend first (tf.setBackend('wasm'))");
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssemblyApi.Memory)) throw new Error("registerSimdKernels: the wasm backend's memory is not reachable");
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM);
-  if (!WebAssemblyApi.validate(bytes)) return false;
-  const { instance } = await WebAssemblyApi.instantiate(bytes, { env: { memory } });
-  simd = instance.exports as unknown as SimdExports;
+  if (simdMemory !== memory) {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const bytes = decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM);
+    if (!WebAssemblyApi.validate(bytes)) return false;
+    const { instance } = await WebAssemblyApi.instantiate(bytes, { env: { memory } });
+    simd = instance.exports as unknown as SimdExports;
+    simdMemory = memory;
+  }
   for (const [name, kernelFunc] of KERNELS) {
     const current = getKernel(name, BACKEND);
     if (current?.kernelFunc === kernelFunc) continue;
