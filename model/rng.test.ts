@@ -34,7 +34,20 @@ describe('dropoutMask', () => {
     expect(same / (m.length / 2)).toBeLessThan(0.55);
   });
 
-  it('refuses a rate outside [0, 1)', () => {
+  it.each([
+    [0, 7],
+    [1, 7],
+    [6, 1],
+    [13, 10],
+    [99, 101],
+  ])('draws elements [%i, +%i) of a larger mask directly, as a batch split across threads needs', (offset, size) => {
+    const whole = dropoutMask(200, 0.5, 11);
+    expect(dropoutMask(size, 0.5, 11, offset)).toEqual(whole.subarray(offset, offset + size));
+  });
+
+  it('refuses a rate outside [0, 1) and an offset that is not a whole number ≥ 0', () => {
+    expect(() => dropoutMask(4, 0.5, 0, -1)).toThrow(/offset/);
+    expect(() => dropoutMask(4, 0.5, 0, 1.5)).toThrow(/offset/);
     expect(() => dropoutMask(4, 1, 0)).toThrow(/\[0, 1\)/);
     expect(() => dropoutMask(4, -0.1, 0)).toThrow(/\[0, 1\)/);
     expect(() => dropoutMask(4, Number.NaN, 0)).toThrow(/\[0, 1\)/);

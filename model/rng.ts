@@ -57,25 +57,44 @@ export class Rng {
   }
 }
 
+/** mulberry32's output for state `s` (int32 throughout; V8 inlines it into the loops below). */
+function mulberryOutput(s: number): number {
+  let t = s;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= (t + Math.imul(t ^ (t >>> 7), t | 61)) | 0;
+  return t ^ (t >>> 14);
+}
+
 /**
  * A dropout mask of `size` elements: each is 1/(1 - rate) with probability 1 - rate, else 0
  * (PyTorch's inverted dropout), drawn from mulberry32 seeded with `seed`, two 16-bit draws
  * per step. Filled in one tight loop: tfjs's randomUniform draws each number through
  * seedrandom's objects and cost a head-only epoch seconds.
+ *
+ * `offset`: the mask is elements [offset, offset + size) of the mask of a larger tensor with
+ * the same seed. mulberry32's state after k steps is `seed + k·0x6d2b79f5`, so any part of a
+ * batch's mask is drawn directly: a batch split across threads gets the masks it would have
+ * had whole.
  */
-export function dropoutMask(size: number, rate: number, seed: number): Float32Array {
+export function dropoutMask(size: number, rate: number, seed: number, offset = 0): Float32Array {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+  if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`mask offset must be a whole number ≥ 0, got ${offset}`);
   const out = new Float32Array(size);
   const keep = 1 / (1 - rate);
   const threshold = Math.round(rate * 65536);
   // All in int32 (`| 0`), so V8 keeps every value in a register.
-  let s = seed | 0;
-  for (let i = 0; i < size; i += 2) {
+  let s = (seed + Math.imul(Math.floor(offset / 2), 0x6d2b79f5)) | 0;
+  let i = 0;
+  if (offset % 2 === 1 && size > 0) {
+    // The first element is the high half of a draw whose low half belongs to the element before.
     s = (s + 0x6d2b79f5) | 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= (t + Math.imul(t ^ (t >>> 7), t | 61)) | 0;
-    t ^= t >>> 14;
+    const t = mulberryOutput(s);
+    out[0] = ((threshold - 1 - (t >>> 16)) >>> 31) * keep;
+    i = 1;
+  }
+  for (; i < size; i += 2) {
+    s = (s + 0x6d2b79f5) | 0;
+    const t = mulberryOutput(s);
     // Branch-free: a kept element has draw >= threshold, i.e. threshold - 1 - draw < 0 (sign bit set).
     // A random branch per element was mispredicted half the time.
     out[i] = ((threshold - 1 - (t & 0xffff)) >>> 31) * keep;

@@ -133,6 +133,11 @@ export interface ForwardContext {
    * statistics by the trainer after the optimiser step (never inside a gradient tape).
    */
   bnUpdates?: BatchNormUpdate[];
+  /**
+   * The batch is rows [start, start + n) of a batch of `total` split across threads: dropout
+   * draws those rows of the whole batch's masks, so the split step computes what the whole would.
+   */
+  rows?: { start: number; total: number };
 }
 
 /** One BatchNorm layer's batch statistics from a training step. */
@@ -151,7 +156,8 @@ export type ParamGetter = (name: string) => tf.Tensor;
 export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardContext): T {
   if (!ctx.training || rate === 0) return x;
   if (!ctx.rng) throw new Error('dropout while training needs ctx.rng (a seeded Rng)');
-  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, ctx.rng.seed()), x.shape)) as T;
+  const offset = ctx.rows ? ctx.rows.start * (x.size / x.shape[0]!) : 0;
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, ctx.rng.seed(), offset), x.shape)) as T;
 }
 
 /** ReLU6-based hard-swish, as `torch.nn.Hardswish`. */
