@@ -53,6 +53,10 @@ export function createTrainProgress(stream: NodeJS.WriteStream | NodeJS.Writable
       case 'early-stop':
         stream.write(`early stopping after epoch ${e.epoch}: best validation loss at epoch ${e.bestEpoch}\n`);
         break;
+      case 'threads':
+        if (isTty) line('');
+        stream.write(`threads: ${e.threads} (${e.threads - 1} replica${e.threads === 2 ? '' : 's'} of the model on worker threads)\n`);
+        break;
       default: {
         const never: never = e;
         throw new Error(`unhandled event ${JSON.stringify(never)}`);

@@ -44,26 +44,6 @@ export interface BackboneOffload {
   run(pixels: Float32Array, shape: readonly number[], plain: boolean, flip: boolean): Promise<{ shape: number[]; plain: Float32Array | null; flipped: Float32Array | null }>;
 }
 
-/** A {@link BackboneOffload} a run closes when its features are done. */
-export interface ClosableOffload extends BackboneOffload {
-  close(): void;
-}
-
-/** A run's backbone offload, started on first use (a run whose features are all stored starts none). */
-export function lazyOffload(
-  model: ClassifierModel,
-  start: ((model: ClassifierModel) => Promise<ClosableOffload | null>) | undefined,
-): { get: () => Promise<BackboneOffload | null>; close: () => Promise<void> } {
-  let started: Promise<ClosableOffload | null> | null = null;
-  return {
-    get: () => (started ??= start ? start(model) : Promise.resolve(null)),
-    close: async () => {
-      const o = await started?.catch(() => null);
-      o?.close();
-    },
-  };
-}
-
 export interface ExtractOptions {
   /** Compute the plain images' features (false: only the mirrored ones, to add flips to stored features). */
   plain: boolean;

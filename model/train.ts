@@ -3,9 +3,13 @@ import type { BatchNormUpdate } from './arch/common';
 import { loadBatch, prefetchBatches, subset, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel, NamedWeight } from './model';
-import { extractFeatures, featureNamespace, lazyOffload, lookupFeatures, stackFeatures, storeFeatures, type BackboneOffload, type ClosableOffload, type FeatureStore, type SourceFeatures } from './feature-cache';
+import { extractFeatures, featureNamespace, lookupFeatures, stackFeatures, storeFeatures, type BackboneOffload, type FeatureStore, type SourceFeatures } from './feature-cache';
 import { preprocessImages } from './preprocess';
+import { lazyReplicas, type StartReplicas } from './replicas/pool';
 import { Rng } from './rng';
+import { crossEntropy, localStep, prepareInput, splitStep, type StepGradients } from './train-step';
+
+export { crossEntropy } from './train-step';
 
 /** Hyperparameters of one training run. Defaults: {@link DEFAULT_TRAIN_OPTIONS}. */
 export interface TrainOptions {
@@ -63,7 +67,9 @@ export type TrainEvent =
   | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number; etaSeconds: number }
   | ({ type: 'epoch'; epochs: number; etaSeconds: number } & EpochRecord)
   | { type: 'skipped'; file: string; reason: string }
-  | { type: 'early-stop'; epoch: number; bestEpoch: number };
+  | { type: 'early-stop'; epoch: number; bestEpoch: number }
+  /** Replicas started: the run computes on `threads` threads from here on. */
+  | { type: 'threads'; threads: number };
 
 /** Everything needed to continue a run after its last completed epoch. */
 export interface TrainCheckpoint {
@@ -103,10 +109,11 @@ export interface TrainHooks {
   /** Runs after every optimizer step (pruning masks re-applied there keep pruned weights at zero). */
   afterStep?: () => void;
   /**
-   * Starts a second runner of this model's frozen backbone (another thread, on another core),
-   * asked only when a frozen run has features to compute and closed when they are done.
+   * Starts replicas of the model on other threads (other cores): a frozen run hands them
+   * backbone batches while it has features to compute; a full fine-tuning run of a model
+   * without BatchNorm splits every batch of two or more images across them and this thread.
    */
-  backboneOffload?: (model: ClassifierModel) => Promise<ClosableOffload | null>;
+  replicas?: StartReplicas;
 }
 
 
@@ -149,27 +156,10 @@ function makeOptimizer(o: TrainOptions): tf.Optimizer {
   return o.optimizer === 'adam' ? tf.train.adam(o.learningRate) : tf.train.momentum(o.learningRate, o.momentum);
 }
 
-/** Mean softmax cross-entropy of logits against integer labels. */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-  });
-}
-
 function report(hooks: TrainHooks, skipped: DataProblem[], file: string, reason: string): void {
   if (skipped.some((s) => s.source === file)) return;
   skipped.push({ source: file, reason });
   hooks.onEvent?.({ type: 'skipped', file, reason });
-}
-
-/** Mirrors the images of a batch whose flag is set: `x·(1-m) + reverse(x)·m`. */
-function flipSome(x: tf.Tensor4D, flips: readonly boolean[]): tf.Tensor4D {
-  if (!flips.some(Boolean)) return x;
-  return tf.tidy(() => {
-    const m = tf.tensor4d(flips.map((f) => (f ? 1 : 0)), [flips.length, 1, 1, 1]);
-    return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(tf.reverse(x, 2), m)) as tf.Tensor4D;
-  });
 }
 
 async function toNamed(tensors: Awaited<ReturnType<tf.Optimizer['getWeights']>>): Promise<NamedWeight[]> {
@@ -214,6 +204,8 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   }
 
   let trainCache: SourceFeatures | null = null;
+  let replicas: ReturnType<typeof lazyReplicas> | null = null;
+  const announce = (threads: number): void => hooks.onEvent?.({ type: 'threads', threads });
   let valCache: SourceFeatures | null = null;
   let cancelled = false;
   const limit = hooks.featureCacheLimitBytes ?? Infinity;
@@ -221,7 +213,7 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
   try {
     if (opts.freeze && !streamFeatures) {
       const progress = { done: 0, total: data.train.size + (data.val?.size ?? 0) };
-      const offload = lazyOffload(model, hooks.backboneOffload);
+      const offload = lazyReplicas(model, hooks.replicas, announce);
       try {
         trainCache = await frozenFeatures(model, data.train, opts.hflip, opts.batchSize, progress, hooks, skipped, offload.get);
         // With a store that outlives the run, validation images get their mirrored features too: a
@@ -241,6 +233,10 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
     const nTrain = trainCache ? trainCache.valid.length : data.train.size;
     if (!cancelled && nTrain === 0) throw new Error('no readable training images');
     const batches = Math.ceil(nTrain / opts.batchSize);
+    // Full fine-tuning splits batches across replicas, started at the first batch; a model with
+    // BatchNorm does not (each part would normalise by its own statistics).
+    const splittable = !opts.freeze && !model.hasBatchNorm && hooks.replicas !== undefined;
+    replicas = lazyReplicas(model, splittable ? hooks.replicas : undefined, announce);
     let stoppedEarly = false;
     let epochSecondsAvg = 0;
 
@@ -261,58 +257,52 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
         const tb = performance.now();
         const idx = batchIndices[b]!;
         const flips = opts.hflip ? idx.map(() => rng.next() < 0.5) : null;
-        const dropoutRng = new Rng(rng.seed());
-        let input: tf.Tensor;
+        const dropoutSeed = rng.seed();
+        let step: StepGradients;
         let labels: number[];
-        let fromFeatures = false;
+        const bnUpdates: BatchNormUpdate[] = [];
         if (trainCache) {
-          input = stackFeatures(trainCache, idx, flips);
+          const input = stackFeatures(trainCache, idx, flips);
           labels = idx.map((i) => trainCache!.labels[i]!);
-          fromFeatures = true;
+          step = await localStep(model, vars, input, labels, { fromFeatures: true, dropoutSeed }).finally(() => input.dispose());
         } else {
           const next = await loader!.next();
           if (next.done) break;
           const { images, kept } = next.value;
           if (kept.length === 0) continue;
-          const x = preprocessImages(images, model.preprocessing);
-          input = flips ? flipSome(x, kept.map((i) => flips[idx.indexOf(i)]!)) : x;
-          if (input !== x) x.dispose();
           labels = kept.map((i) => data.train.label(i));
-          if (streamFeatures) {
-            // Frozen backbone, features too many to cache: compute this batch's outside the tape.
-            const f = model.backbone(input as tf.Tensor4D);
-            input.dispose();
-            input = f;
-            fromFeatures = true;
+          const keptFlips = flips && kept.map((i) => flips[idx.indexOf(i)]!);
+          const others = splittable && kept.length > 1 ? await replicas!.get() : null;
+          if (others) {
+            step = await splitStep(model, vars, others, { images, labels, flips: keptFlips, dropoutSeed });
+          } else {
+            let input: tf.Tensor = prepareInput(model, images, keptFlips);
+            if (streamFeatures) {
+              // Frozen backbone, features too many to cache: compute this batch's outside the tape.
+              const f = model.backbone(input as tf.Tensor4D);
+              input.dispose();
+              input = f;
+            }
+            const x = input;
+            step = await localStep(model, vars, x, labels, { fromFeatures: streamFeatures, dropoutSeed, bnUpdates }).finally(() => x.dispose());
           }
         }
-        const y = tf.tensor1d(labels, 'int32');
-        const bnUpdates: BatchNormUpdate[] = [];
-        let logitsKept: tf.Tensor2D | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          const ctx = { training: true, rng: dropoutRng, bnUpdates };
-          const logits = fromFeatures ? model.head(input, ctx) : model.head(model.backbone(input as tf.Tensor4D, ctx), ctx);
-          logitsKept = tf.keep(logits);
-          return crossEntropy(logits, y);
-        }, vars);
         const named: tf.NamedTensorMap = {};
         tf.tidy(() => {
-          names.forEach((n, k) => {
-            const v = vars[k]!;
-            const g = grads[v.name];
-            if (!g) return;
-            named[v.name] = opts.weightDecay > 0 ? tf.keep(tf.add(g, tf.mul(v, opts.weightDecay))) : tf.keep(g);
-          });
+          for (const v of vars) {
+            const g = step.grads[v.name];
+            if (!g) continue;
+            named[v.name] = opts.weightDecay > 0 ? tf.keep(tf.add(g, tf.mul(v, opts.weightDecay))) : g;
+          }
         });
         optimizer.applyGradients(named);
         hooks.afterStep?.();
         model.applyBatchNormUpdates(bnUpdates);
-        const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(logitsKept!, 1), y), 'int32')));
-        const [lossValue, hitCount] = await Promise.all([value.data(), hits.data()]);
-        tf.dispose([value, hits, y, input, logitsKept!, ...Object.values(grads), ...Object.values(named)]);
+        tf.dispose([...Object.values(step.grads), ...Object.values(named)]);
+        const lossValue = step.loss;
         const n = labels.length;
-        lossSum += lossValue[0]! * n;
-        correct += hitCount[0]!;
+        lossSum += lossValue * n;
+        correct += step.hits;
         seen += n;
         const batchSeconds = (performance.now() - tb) / 1000;
         const elapsed = (performance.now() - t0) / 1000;
@@ -323,7 +313,7 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
           epoch: epoch + 1,
           batch: b + 1,
           batches,
-          loss: lossValue[0]!,
+          loss: lossValue,
           accuracy: correct / seen,
           imagesPerSecond: n / Math.max(batchSeconds, 1e-6),
           etaSeconds: perBatch * (batches - b - 1) + remainingEpochs * (epochSecondsAvg || perBatch * batches),
@@ -380,6 +370,7 @@ export async function train(model: ClassifierModel, data: TrainData, options: Pa
     const features = !opts.freeze ? 'trained' : streamFeatures ? 'streamed' : 'cached';
     return { history, bestEpoch, stoppedEarly, cancelled, skipped, seconds: (performance.now() - started) / 1000, features };
   } finally {
+    await replicas?.close();
     optimizer.dispose();
   }
 }

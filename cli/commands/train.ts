@@ -1,6 +1,6 @@
 import { isTrainEvent, runTraining } from '../../model/run/pipeline';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
-import { backboneThreads, nodeBackboneOffload } from '../../node/backbone-offload';
+import { nodeReplicas, trainingThreads } from '../../node/replicas';
 import { parse } from '../args';
 import { UsageError } from '../errors';
 import { createTrainProgress } from '../progress';
@@ -14,7 +14,7 @@ const HELP = `scenelab train — fine-tune a classifier on a labelled image fold
 ${RUN_FLAGS_HELP}
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
   --backend B           wasm (default) | webgpu (Dawn: a GPU driver, or SwiftShader) | cpu; or SCENELAB_BACKEND
-  --threads N           threads computing a frozen backbone's features on wasm (default: the cores, at most 4)
+  --threads N           threads a wasm run uses: replicas of the model on N - 1 worker threads (default: the cores, at most 4)
   --json                print the summary as one JSON object`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
@@ -39,11 +39,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { classes, pool, validation, problems } = await readRunData(v.data, { gsRoot: v['gs-root'] });
   for (const p of problems) process.stderr.write(`skipped ${p.source}: ${p.reason}\n`);
 
-  const threads = v.threads === undefined ? backboneThreads() : Number(v.threads);
+  const threads = v.threads === undefined ? trainingThreads() : Number(v.threads);
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a whole number ≥ 1, got "${v.threads}"`);
   const backend = await initNodeBackend(backendFromOptions(v.backend));
-  // Worker threads run the backbone on wasm; a GPU backend has one device to share.
-  const backboneOffload = backend.name === 'wasm' ? nodeBackboneOffload(threads) : undefined;
+  // Replicas on worker threads run on wasm; a GPU backend has one device to share.
+  const replicas = backend.name === 'wasm' ? nodeReplicas(threads) : undefined;
   const log = (s: string): void => void (v.json ? process.stderr : process.stdout).write(s + '\n');
 
   const controller = new AbortController();
@@ -55,7 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     { config, classes, pool, validation, weights: weights && { name: v.weights!, stateDict: weights } },
     {
       signal: controller.signal,
-      ...(backboneOffload && { backboneOffload }),
+      ...(replicas && { replicas }),
       onEvent: (e) => {
         if (e.type === 'data') log(`data: ${e.train + e.validation} images in ${classes.length} classes (${classes.join(', ')}); ${e.train} train / ${e.validation} validation`);
         else if (e.type === 'model') log(`model: ${e.arch}, ${e.parameters.toLocaleString('en')} parameters, preprocessing ${e.preprocessing}, backend ${backend.name}${backend.simd ? '+simd' : ''}${backend.adapter ? ` (${backend.adapter})` : ''}`);

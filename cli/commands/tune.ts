@@ -2,6 +2,7 @@ import { FeatureStore } from '../../model/feature-cache';
 import { runTraining, type RunInput, type RunOutcome } from '../../model/run/pipeline';
 import { bestTrial, isBetter, runObjective, runStudy, trialRunInput, type Budget, type Study } from '../../model/tune';
 import { backendFromOptions, initNodeBackend } from '../../node/backend';
+import { nodeReplicas, trainingThreads } from '../../node/replicas';
 import { numberOption, parse } from '../args';
 import { UsageError } from '../errors';
 import { writeRunDir } from '../run-input';
@@ -32,6 +33,7 @@ Run flags fix what they set for every trial and take it out of the search (--fre
 ${RUN_FLAGS_HELP}
   --gs-root DIR         folder holding gs://bucket/object as DIR/bucket/object, for import files
   --backend B           wasm (default) | webgpu | cpu
+  --threads N           threads each wasm trial uses: replicas of the model on N - 1 worker threads (default: the cores, at most 4)
   --json                print the summary as one JSON object (the table goes to stderr)`;
 
 export async function tuneCommand(argv: string[]): Promise<number> {
@@ -48,6 +50,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     'best-out': { type: 'string' },
     'gs-root': { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -71,7 +74,11 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   // The run's seed seeds the sampler too, so a study continued without flags samples as it began.
   const sampler = makeSampler(v.sampler, setup.run.config.options.seed);
   if (!searching && !bestTrial(study)) throw new UsageError(`--study ${v.study} has no complete trial yet: run trials first (--trials N)`);
-  await initNodeBackend(backendFromOptions(v.backend));
+  const threads = v.threads === undefined ? trainingThreads() : Number(v.threads);
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a whole number ≥ 1, got "${v.threads}"`);
+  const backend = await initNodeBackend(backendFromOptions(v.backend));
+  // Replicas on worker threads run on wasm; a GPU backend has one device to share.
+  const replicas = backend.name === 'wasm' ? nodeReplicas(threads) : undefined;
   const base = await loadBaseRun(setup.run, space);
   const metric = objective === 'valAccuracy' ? 'val_accuracy' : 'val_loss';
   const out = v.json ? process.stderr : process.stdout;
@@ -94,6 +101,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
           base,
           objective,
           featureStore: store,
+          ...(replicas && { replicas }),
           onRunEvent: (trial, e) => table.onRunEvent(trial, e),
           // Only the best trial's files are kept, so --best-out need not train it again.
           onComplete: (trial, outcome, value) => {

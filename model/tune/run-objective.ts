@@ -5,6 +5,7 @@
  * so a head-only search extracts the backbone features once.
  */
 import type { FeatureStore } from '../feature-cache';
+import type { StartReplicas } from '../replicas/pool';
 import { runTraining, type RunEvent, type RunInput, type RunOutcome } from '../run/pipeline';
 import type { Params, SearchSpace } from './distributions';
 import { TrialPruned, type Objective } from './runner';
@@ -34,6 +35,8 @@ export interface RunObjectiveOptions {
   /** Shared by every trial; frozen trials over the same images and weights reuse each other's features. */
   featureStore?: FeatureStore;
   featureCacheLimitBytes?: number;
+  /** Replicas of each trial's model on other threads (see `TrainHooks.replicas`). */
+  replicas?: StartReplicas;
   /** Every event of a trial's run (progress displays). */
   onRunEvent?: (trial: number, event: RunEvent) => void;
   /** A complete trial's run, with its value (e.g. to keep the best one's files). */
@@ -58,6 +61,7 @@ export function runObjective(o: RunObjectiveOptions): Objective<SearchSpace> {
         signal: stop.signal,
         ...(o.featureStore && { featureStore: o.featureStore }),
         ...(o.featureCacheLimitBytes !== undefined && { featureCacheLimitBytes: o.featureCacheLimitBytes }),
+        ...(o.replicas && { replicas: o.replicas }),
         onEvent: (e) => {
           o.onRunEvent?.(trial.number, e);
           if (e.type !== 'epoch' || prunedAt !== null) return;

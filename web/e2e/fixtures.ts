@@ -72,3 +72,15 @@ export async function startHeadOnlyRun(page: Page, epochs: number, batchSize = 1
   await page.getByTestId('batch-size').fill(String(batchSize));
   await page.getByTestId('start-training').click();
 }
+
+/**
+ * What the runs table says a run trained on: wasm, and with the replica workers the app
+ * starts beside the engine (one per core besides its own, at most 3) the threads in all.
+ */
+export async function expectRunOnAllCores(page: Page): Promise<void> {
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  const threads = Math.min(3, cores - 1) + 1;
+  const cell = page.getByTestId('runs').getByTestId('run-backend').first();
+  if (threads > 1) await expect(cell).toHaveText(`wasm · ${threads} threads`);
+  else await expect(cell).toHaveText('wasm');
+}

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { go, importFolder, importWeights, makeSubset, openApp, requireSharedData } from './fixtures';
+import { expectRunOnAllCores, go, importFolder, importWeights, makeSubset, openApp, requireSharedData } from './fixtures';
 
 requireSharedData();
 
@@ -27,4 +27,6 @@ test('a reload in the middle of training resumes from the last checkpoint and fi
   await expect(page.getByTestId('message')).toContainText('Training finished', { timeout: 240_000 });
   await expect(page.getByTestId('runs')).toContainText('4/4');
   await expect(page.getByTestId('runs')).toContainText('finished');
+  // Every batch was split across the engine and its replica workers, before the reload and after.
+  await expectRunOnAllCores(page);
 });

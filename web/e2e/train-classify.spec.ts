@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { heldOutImage, importFolder, importWeights, makeSubset, openApp, go, requireSharedData, startHeadOnlyRun } from './fixtures';
+import { expectRunOnAllCores, heldOutImage, importFolder, importWeights, makeSubset, openApp, go, requireSharedData, startHeadOnlyRun } from './fixtures';
 
 requireSharedData();
 
@@ -18,6 +18,8 @@ test('import a labelled folder and a .pth, train head-only, evaluate, classify a
   await startHeadOnlyRun(page, 3);
   await expect(page.getByTestId('live')).toBeVisible();
   await expect(page.getByTestId('message')).toContainText('Training finished', { timeout: 240_000 });
+  // The backbone features were computed by the engine and its replica workers together.
+  await expectRunOnAllCores(page);
 
   await go(page, 'evaluate');
   await page.getByTestId('evaluate').click();

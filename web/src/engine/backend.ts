@@ -4,15 +4,11 @@
  * model/ never calls `setBackend`; this module does, once per selection.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core keeps gradients apart from kernels; training needs them registered.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_ORDER, type BackendAttempt, type BackendInfo, type BackendName, type BackendPreference } from './types';
-import { registerSimdKernels } from '../../../model/kernels/simd-kernels';
-import { registerWasmGradientKernels } from '../../../model/kernels/wasm-gradients';
+import { configureWasm, startWasm } from './wasm-backend';
 
 /** WebGPU is not there or gave no adapter; the message says what to do. */
 export class WebGPUNotAvailableError extends Error {
@@ -20,27 +16,6 @@ export class WebGPUNotAvailableError extends Error {
     super(`WebGPU is not available (${reason}). Use a current Chrome or Edge, or pick WebGL or WASM in Settings.`);
     this.name = 'WebGPUNotAvailableError';
   }
-}
-
-/**
- * Where the app serves the tfjs-wasm binaries (copied there by vite.config.ts, precached by the
- * service worker). Built, this module is a chunk in assets/, one level below the app root; the
- * path is joined at run time so Vite does not try to bundle the folder as an asset.
- */
-function wasmBaseUrl(): string {
-  if (import.meta.env.DEV) return new URL('/tfjs-wasm/', self.location.origin).href;
-  return new URL(['..', 'tfjs-wasm', ''].join('/'), import.meta.url).href;
-}
-
-let wasmConfigured = false;
-
-function configureWasm(): void {
-  if (wasmConfigured) return;
-  wasmConfigured = true;
-  const base = wasmBaseUrl();
-  setWasmPaths(base);
-  // Threads need SharedArrayBuffer, i.e. a cross-origin isolated page (COOP/COEP headers).
-  if (!self.crossOriginIsolated) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 }
 
 async function adapterName(): Promise<string | null> {
@@ -71,13 +46,13 @@ async function tryBackend(name: BackendName): Promise<{ adapter: string | null }
     if (!adapter) throw new WebGPUNotAvailableError('no GPU adapter');
   }
   if (name === 'webgl' && typeof OffscreenCanvas === 'undefined') throw new Error('no OffscreenCanvas in this worker');
-  if (name === 'wasm') configureWasm();
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tfjs could not initialise ${name}`);
-  await tf.ready();
   if (name === 'wasm') {
-    registerWasmGradientKernels();
-    await registerSimdKernels();
+    configureWasm(true);
+    await startWasm();
+  } else {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`tfjs could not initialise ${name}`);
+    await tf.ready();
   }
   if (name === 'webgl') {
     const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } }).gpgpu?.gl;

@@ -1,10 +1,11 @@
 /**
  * The engine as the browser runs it (inside the worker): IndexedDB store, `createImageBitmap`
- * decoding, the backend selector and Web Locks.
+ * decoding, the backend selector, replica workers and Web Locks.
  */
 import { currentBackend, onDeviceLost, selectBackend } from './backend';
 import { decodeImage, modelCopy } from './images';
 import { LocalEngine, type Locks } from './local-engine';
+import { browserReplicas } from './replicas';
 
 const locks: Locks | undefined =
   typeof navigator !== 'undefined' && 'locks' in navigator
@@ -24,6 +25,7 @@ export function browserEngine(): LocalEngine {
   return new LocalEngine({
     decoder: { decode: decodeImage, modelCopy },
     backends: { select: selectBackend, current: currentBackend, onDeviceLost },
+    replicas: browserReplicas,
     ...(locks && { locks }),
     storage: async () => {
       const { usage = 0, quota = 0 } = await navigator.storage.estimate();

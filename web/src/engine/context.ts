@@ -5,6 +5,7 @@
  */
 import type { ClassifierModel } from '../../../model/model';
 import type { RawImage } from '../../../model/preprocess';
+import type { StartReplicas } from '../../../model/replicas/pool';
 import { ImageDecodeError, type ImageSource } from '../../../model/data/source';
 import { isQuotaError, openDb, type Db } from './store-schema';
 import { StorageFullError } from './errors';
@@ -38,6 +39,8 @@ export interface LocalEngineDeps {
   locks?: Locks;
   /** Most bytes of backbone features frozen training may keep in memory. */
   featureCacheLimit?: number;
+  /** Replicas of a run's model on other threads, for runs on this backend (web/src/engine/replicas.ts in the worker). */
+  replicas?: (backend: BackendInfo | null) => StartReplicas | undefined;
 }
 
 export const uuid = (): string => crypto.randomUUID();

@@ -10,12 +10,19 @@ import type { StateDict } from '../../../model/tensor-data';
 import { IdbImageSource, uuid, type EngineContext } from './context';
 import type { Db } from './store-schema';
 import type { ModelSummary } from './types';
+import type { StartReplicas } from '../../../model/replicas/pool';
 
 const DEFAULT_FEATURE_LIMIT = 1024 * 2 ** 20;
 
 /** Most bytes of backbone features a frozen run keeps in memory before it recomputes them per batch. */
 export function featureCacheLimit(ctx: EngineContext): number {
   return ctx.deps.featureCacheLimit ?? DEFAULT_FEATURE_LIMIT;
+}
+
+/** A run's `replicas` hook on the backend in use, as a spreadable object (empty where there are none). */
+export function replicaHook(ctx: EngineContext): { replicas?: StartReplicas } {
+  const replicas = ctx.deps.replicas?.(ctx.deps.backends.current());
+  return replicas ? { replicas } : {};
 }
 
 /** The images of a pool whose label a person gave or confirmed (not set by a cloud service). */

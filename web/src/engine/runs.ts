@@ -7,7 +7,7 @@ import { isTrainEvent, runTraining } from '../../../model/run/pipeline';
 import type { TrainCheckpoint } from '../../../model/train';
 import type { AssistRetrains } from './assist-retrains';
 import { uuid, type EngineContext } from './context';
-import { featureCacheLimit, modelSummaryOf, startingWeights, trainingClasses, trainingSources } from './run-inputs';
+import { featureCacheLimit, modelSummaryOf, replicaHook, startingWeights, trainingClasses, trainingSources } from './run-inputs';
 import type { RunRow } from './store-schema';
 import { DeviceLostError } from './errors';
 import {
@@ -121,9 +121,12 @@ export class Runs {
         { config, classes, pool, validation, weights },
         {
           signal,
+          ...replicaHook(this.ctx),
           // Labelling-assist retrains share the dataset's backbone features: each computes only the images it adds.
           ...(config.assist && { featureStore: this.assist.featureStore(config) }),
           onEvent: (e) => {
+            // Kept on the run row, saved with its next checkpoint or its end.
+            if (e.type === 'threads') run.threads = e.threads;
             if (isTrainEvent(e)) options.onProgress?.(e);
           },
           // Past this, a frozen run recomputes backbone features per batch instead of caching them.

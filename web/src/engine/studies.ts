@@ -10,7 +10,7 @@ import { FeatureStore } from '../../../model/feature-cache';
 import { isTrainEvent, runTraining, type RunOutcome } from '../../../model/run/pipeline';
 import { bestTrial, createStudy, parseStudy, RUN_OBJECTIVES, runObjective, runStudy, trialRunInput, type Study } from '../../../model/tune';
 import { uuid, type EngineContext } from './context';
-import { featureCacheLimit, modelSummaryOf, startingWeights, trainingClasses, trainingSources } from './run-inputs';
+import { featureCacheLimit, modelSummaryOf, replicaHook, startingWeights, trainingClasses, trainingSources } from './run-inputs';
 import type { StudyModelRow, StudyRow } from './store-schema';
 import { baseRunConfig, prunerOf, samplerOf, studySpace, validateBudget, validateStudyConfig } from './study-config';
 import type { RunStudyRequest, StudyConfig, StudyOutcome, StudyProgress, StudySummary } from './study-types';
@@ -111,6 +111,7 @@ export class Studies {
       // One store for the search: head-only trials over the same images and weights extract the backbone features once.
       featureStore: new FeatureStore(featureCacheLimit(this.ctx)),
       featureCacheLimitBytes: featureCacheLimit(this.ctx),
+      ...replicaHook(this.ctx),
       onRunEvent: (trial, e) => {
         if (isTrainEvent(e)) emit({ type: 'trial-train', trial, event: e });
       },
@@ -167,6 +168,7 @@ export class Studies {
       const outcome = await runTraining(trialRunInput(base, best.params), {
         ...(options.signal && { signal: options.signal }),
         featureCacheLimitBytes: featureCacheLimit(this.ctx),
+        ...replicaHook(this.ctx),
         onEvent: (e) => {
           if (isTrainEvent(e)) options.onProgress?.(e);
         },

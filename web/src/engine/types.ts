@@ -197,6 +197,8 @@ export interface RunSummary {
   modelId: string | null;
   error: string | null;
   backend: BackendName | null;
+  /** Threads the run computed on, when it had replicas of its model beside the engine. */
+  threads?: number;
 }
 
 /** Training progress: model/'s events plus the engine's own. */

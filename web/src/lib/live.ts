@@ -17,10 +17,12 @@ export interface LiveRun {
   history: EpochRecord[];
   resumedFromEpoch: number;
   note: string | null;
+  /** Threads the run computes on, once it has replicas. */
+  threads: number | null;
 }
 
 export function emptyLive(epochs: number): LiveRun {
-  return { runId: null, stage: 'starting', done: 0, total: 0, epoch: 0, epochs, loss: null, accuracy: null, imagesPerSecond: null, etaSeconds: null, history: [], resumedFromEpoch: 0, note: null };
+  return { runId: null, stage: 'starting', done: 0, total: 0, epoch: 0, epochs, loss: null, accuracy: null, imagesPerSecond: null, etaSeconds: null, history: [], resumedFromEpoch: 0, note: null, threads: null };
 }
 
 /** Folds one progress event into the live view. */
@@ -54,6 +56,8 @@ export function applyTrainProgress(live: LiveRun, p: TrainProgress): LiveRun {
       return { ...live, note: `skipped ${p.file}: ${p.reason}` };
     case 'backend':
       return { ...live, note: p.reason };
+    case 'threads':
+      return { ...live, threads: p.threads };
     default: {
       const unhandled: never = p;
       return unhandled;
