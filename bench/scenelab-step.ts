@@ -6,21 +6,21 @@
  *   npx tsx bench/scenelab-step.ts --arch squeezenet1_1 --threads 2 --size 150 --train-batch 32 --infer-batch 64 --repeats 5
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initNodeBackend } from '../node/backend';
+import { nodeReplicas } from '../node/replicas';
 import { contenderArgs } from './contender-args';
 import { measureSteps } from './step';
 
 const { threads, ...params } = contenderArgs();
-setThreadsCount(threads);
 const backend = await initNodeBackend('wasm');
-const times = await measureSteps(params);
+// tfjs-wasm runs one thread in Node: training steps use the others through replicas on worker threads.
+const times = await measureSteps(params, nodeReplicas(threads));
 
 process.stdout.write(
   JSON.stringify({
     contender: 'scenelab-node',
     version: `tfjs ${tf.version_core} ${backend.name}${backend.simd ? '+simd' : ''}`,
-    threads: backend.threads ? threads : 1,
+    threads: times.trainThreads,
     ...times,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   }) + '\n',

@@ -54,7 +54,7 @@ async function run(): Promise<Record<string, unknown>> {
   return {
     contender: 'scenelab-chromium',
     version: `tfjs ${reply.tfjs} ${reply.backend}${reply.simd ? '+simd' : ''}${reply.threads ? '+threads' : ''}, ${navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'}`,
-    threads: reply.threads ? request.threads : 1,
+    threads: reply.times.trainThreads,
     ...reply.times,
     peakMemoryMiB: peakBytes / 1024 / 1024,
   };
