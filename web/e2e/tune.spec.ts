@@ -23,14 +23,21 @@ test('a head-only search: trial table and charts, a reload mid-study continues w
   await go(page, 'tune');
   await expect(page.getByTestId('study-weights')).not.toHaveValue('');
   await page.getByTestId('study-trials').fill('3');
-  await page.getByTestId('epochs-low').fill('2');
-  await page.getByTestId('epochs-high').fill('2');
+  // Head-only trials after the first reuse its backbone features: twenty epochs keep each one
+  // running long enough to reload in the middle of one.
+  await page.getByTestId('epochs-low').fill('20');
+  await page.getByTestId('epochs-high').fill('20');
   await page.getByTestId('start-study').click();
   await expect(page.getByTestId('study-status')).toHaveText('running');
   await expect(page.getByTestId('live-trial')).toBeVisible({ timeout: 60_000 });
 
   // One trial finished, the next one running: the tab goes away mid-study.
-  await expect(page.getByTestId('trials').locator('tbody tr[data-state="complete"]')).toHaveCount(1, { timeout: 180_000 });
+  // Watched in the page (every frame), so the reload comes while that trial runs.
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('[data-testid="trials"] tbody tr');
+    const states = [...rows].map((r) => r.getAttribute('data-state'));
+    return states.includes('complete') && states.includes('running');
+  }, undefined, { timeout: 180_000, polling: 'raf' });
   const before = await completeTrials(page);
   await page.reload();
   await go(page, 'tune');
