@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { prefetchBatches, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel } from './model';
-import { preprocessImages } from './preprocess';
+import { preprocessImages, preprocessPixels } from './preprocess';
+import { Scratch } from './scratch';
 
 /**
  * The backbone features of a source's images, one typed array per image, off the backend, so
@@ -93,11 +94,8 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
       o.onBatch(indices.length);
       continue;
     }
-    const x = preprocessImages(images, model.preprocessing);
     if (o.offload?.ready) {
-      const pixels = (await x.data()) as Float32Array;
-      const shape = x.shape;
-      x.dispose();
+      const { data: pixels, shape } = await preprocessPixels(images, model.preprocessing);
       const done = o.offload.run(pixels, shape, o.plain, o.flip).then((r) => {
         keep(kept, r.shape, r.plain, r.flipped);
         o.onBatch(indices.length);
@@ -107,6 +105,7 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
       elsewhere.push(done);
       continue;
     }
+    const x = preprocessImages(images, model.preprocessing);
     const f = o.plain ? model.backbone(x) : null;
     const ff = o.flip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
     x.dispose();
@@ -124,10 +123,12 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
   return o.signal?.aborted ? null : out;
 }
 
+const stackScratch = new Scratch();
+
 /** A batch of features as one tensor, the mirrored image's where `flips[k]` is set. */
 export function stackFeatures(cache: SourceFeatures, idx: readonly number[], flips: readonly boolean[] | null): tf.Tensor {
   const per = cache.shape.reduce((a, b) => a * b, 1);
-  const buf = new Float32Array(idx.length * per);
+  const buf = stackScratch.take(idx.length * per);
   idx.forEach((i, k) => {
     const src = flips?.[k] && cache.flipped ? cache.flipped[i] : cache.features[i];
     buf.set(src!, k * per);

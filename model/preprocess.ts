@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { Scratch } from './scratch';
 
 /**
  * How a non-square image is brought to the model's input size.
@@ -114,10 +115,9 @@ function toRgbTensor(img: RawImage): tf.Tensor4D {
  * (scale, subtract the mean, times 1/std), so the result is bit for bit the same, without a
  * tensor and five kernels per image.
  */
-function normaliseAtInputSize(images: readonly RawImage[], spec: PreprocessSpec): tf.Tensor4D {
+function normaliseAtInputSize(images: readonly RawImage[], spec: PreprocessSpec, out: Float32Array): Float32Array {
   const [h, w] = spec.inputSize;
   const per = h * w * 3;
-  const out = new Float32Array(images.length * per);
   const f = Math.fround;
   const scale = f(spec.scale);
   const mean = spec.mean.map(f);
@@ -134,7 +134,7 @@ function normaliseAtInputSize(images: readonly RawImage[], spec: PreprocessSpec)
       for (let i = from[c]!, o = k * per + c; o < (k + 1) * per; i += step, o += 3) out[o] = f(f(f(src[i]! * scale) - m) * s);
     }
   });
-  return tf.tensor4d(out, [images.length, h, w, 3]);
+  return out;
 }
 
 /**
@@ -187,6 +187,8 @@ function meanAsRgbPixel(spec: PreprocessSpec): [number, number, number] {
   return spec.channelOrder === 'bgr' ? [m[2], m[1], m[0]] : m;
 }
 
+const pixelScratch = new Scratch();
+
 /**
  * Turns decoded images into one normalised NHWC batch `[n, h, w, 3]` for a model.
  * Images may differ in size; each is resized by the spec's policy.
@@ -194,12 +196,31 @@ function meanAsRgbPixel(spec: PreprocessSpec): [number, number, number] {
 export function preprocessImages(images: readonly RawImage[], spec: PreprocessSpec): tf.Tensor4D {
   if (images.length === 0) throw new Error('preprocessImages needs at least one image');
   const [h, w] = spec.inputSize;
-  if (images.every((img) => img.width === w && img.height === h)) return normaliseAtInputSize(images, spec);
+  if (atInputSize(images, spec)) return tf.tensor4d(normaliseAtInputSize(images, spec, pixelScratch.take(images.length * h * w * 3)), [images.length, h, w, 3]);
   return tf.tidy(() => {
     const fitted = images.map((img) => fit(toRgbTensor(img), spec));
     const batch = fitted.length === 1 ? fitted[0]! : tf.concat(fitted, 0);
     return normalise(batch, spec);
   });
+}
+
+function atInputSize(images: readonly RawImage[], spec: PreprocessSpec): boolean {
+  const [h, w] = spec.inputSize;
+  return images.every((img) => img.width === w && img.height === h);
+}
+
+/**
+ * {@link preprocessImages}' values as a plain array (NHWC), for work sent to another thread:
+ * images at the input size never become a tensor on this one.
+ */
+export async function preprocessPixels(images: readonly RawImage[], spec: PreprocessSpec): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
+  const [h, w] = spec.inputSize;
+  const shape: [number, number, number, number] = [images.length, h, w, 3];
+  if (images.length > 0 && atInputSize(images, spec)) return { data: normaliseAtInputSize(images, spec, new Float32Array(images.length * h * w * 3)), shape };
+  const x = preprocessImages(images, spec);
+  const data = (await x.data()) as Float32Array;
+  x.dispose();
+  return { data, shape };
 }
 
 /** Channel order, scale, mean and std on an RGB float batch of 0..255 values. */

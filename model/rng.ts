@@ -75,11 +75,13 @@ function mulberryOutput(s: number): number {
  * the same seed. mulberry32's state after k steps is `seed + k·0x6d2b79f5`, so any part of a
  * batch's mask is drawn directly: a batch split across threads gets the masks it would have
  * had whole.
+ *
+ * `out`: where to write the mask (every element is written); a new array by default.
  */
-export function dropoutMask(size: number, rate: number, seed: number, offset = 0): Float32Array {
+export function dropoutMask(size: number, rate: number, seed: number, offset = 0, out: Float32Array<ArrayBuffer> = new Float32Array(size)): Float32Array<ArrayBuffer> {
   if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
   if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`mask offset must be a whole number ≥ 0, got ${offset}`);
-  const out = new Float32Array(size);
+  if (out.length !== size) throw new RangeError(`mask array holds ${out.length} elements, not ${size}`);
   const keep = 1 / (1 - rate);
   const threshold = Math.round(rate * 65536);
   // All in int32 (`| 0`), so V8 keeps every value in a register.

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dropoutMask, type Rng } from '../rng';
+import { Scratch } from '../scratch';
 
 /**
  * How a parameter's PyTorch tensor maps onto its TensorFlow.js layout.
@@ -152,12 +153,14 @@ export interface BatchNormUpdate {
 /** Resolves a parameter by name; throws on a typo rather than silently using undefined. */
 export type ParamGetter = (name: string) => tf.Tensor;
 
+const maskScratch = new Scratch();
+
 /** Dropout that is the identity at inference, seeded when training. */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardContext): T {
   if (!ctx.training || rate === 0) return x;
   if (!ctx.rng) throw new Error('dropout while training needs ctx.rng (a seeded Rng)');
   const offset = ctx.rows ? ctx.rows.start * (x.size / x.shape[0]!) : 0;
-  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, ctx.rng.seed(), offset), x.shape)) as T;
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, ctx.rng.seed(), offset, maskScratch.take(x.size)), x.shape)) as T;
 }
 
 /** ReLU6-based hard-swish, as `torch.nn.Hardswish`. */

@@ -9,9 +9,15 @@ import type { GradientPart, ReplicaPort, ReplicaRequest, ReplicaResponse } from 
 
 type Answer = { message: ReplicaResponse; transfer: ArrayBuffer[] };
 
-/** Copies out of the backend, so the buffers can move to the other thread without touching its memory. */
+/**
+ * A tensor's values in a buffer of their own, to move to the other thread; the caller disposes
+ * `t` right after. Reads from wasm memory are copies already (a second copy cost a replica a
+ * second of a head-only run), and the cpu backend's are the storage of a tensor about to go, so
+ * only a view into a larger buffer is copied.
+ */
 async function readOwn(t: tf.Tensor): Promise<Float32Array> {
-  return ((await t.data()) as Float32Array).slice();
+  const a = (await t.data()) as Float32Array;
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }
 
 async function features(model: ClassifierModel, r: Extract<ReplicaRequest, { type: 'features' }>): Promise<Answer> {
