@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { prefetchBatches, type ImageSource } from './data/source';
 import type { DataProblem } from './data/records';
 import type { ClassifierModel } from './model';
-import { preprocessImages, preprocessPixels } from './preprocess';
+import { preprocessImages, type RawImage } from './preprocess';
 import { Scratch } from './scratch';
 
 /**
@@ -34,15 +34,15 @@ export function featuresBytes(f: SourceFeatures): number {
 }
 
 /**
- * The frozen backbone run somewhere else too — another thread on another core — on batches
- * already preprocessed. The same weights and kernels give the same features bit for bit, so a
- * run's results do not depend on which batches went where.
+ * The frozen backbone run somewhere else too — another thread on another core — on batches of
+ * decoded images, preprocessed there. The same weights and kernels give the same features bit
+ * for bit, so a run's results do not depend on which batches went where.
  */
 export interface BackboneOffload {
   /** Whether it can take a batch now (a thread keeps at most a couple queued). */
   readonly ready: boolean;
-  /** Features of `pixels` (shape `[n, h, w, 3]`, normalised): plain and/or of the mirrored images. */
-  run(pixels: Float32Array, shape: readonly number[], plain: boolean, flip: boolean): Promise<{ shape: number[]; plain: Float32Array | null; flipped: Float32Array | null }>;
+  /** Features of `images`: plain and/or of the mirrored images. */
+  run(images: readonly RawImage[], plain: boolean, flip: boolean): Promise<{ shape: number[]; plain: Float32Array | null; flipped: Float32Array | null }>;
 }
 
 export interface ExtractOptions {
@@ -56,6 +56,12 @@ export interface ExtractOptions {
   onBatch: (images: number) => void;
   /** Takes batches whenever it is ready, while this thread computes the others. */
   offload?: BackboneOffload | null;
+}
+
+/** The backbone's output for `images` (plain) and for their mirror images (flipped), as asked. */
+export function backboneFeatures(model: ClassifierModel, images: readonly RawImage[], plain: boolean, flip: boolean): { f: tf.Tensor | null; ff: tf.Tensor | null } {
+  const run = (mirror: boolean): tf.Tensor => tf.tidy(() => model.backbone(preprocessImages(images, model.preprocessing, mirror)));
+  return { f: plain ? run(false) : null, ff: flip ? run(true) : null };
 }
 
 /** Computes backbone features of every image of `source`; null when aborted. */
@@ -95,8 +101,7 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
       continue;
     }
     if (o.offload?.ready) {
-      const { data: pixels, shape } = await preprocessPixels(images, model.preprocessing);
-      const done = o.offload.run(pixels, shape, o.plain, o.flip).then((r) => {
+      const done = o.offload.run(images, o.plain, o.flip).then((r) => {
         keep(kept, r.shape, r.plain, r.flipped);
         o.onBatch(indices.length);
       });
@@ -105,10 +110,7 @@ export async function extractFeatures(model: ClassifierModel, source: ImageSourc
       elsewhere.push(done);
       continue;
     }
-    const x = preprocessImages(images, model.preprocessing);
-    const f = o.plain ? model.backbone(x) : null;
-    const ff = o.flip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
-    x.dispose();
+    const { f, ff } = backboneFeatures(model, images, o.plain, o.flip);
     const data = f ? ((await f.data()) as Float32Array) : null;
     const flipData = ff ? ((await ff.data()) as Float32Array) : null;
     const shape = (f ?? ff)!.shape.slice(1);

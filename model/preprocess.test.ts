@@ -83,3 +83,38 @@ describe('preprocessImages at the input size', () => {
     }
   });
 });
+
+describe('preprocessImages with mirror flags', () => {
+  function noise(width: number, height: number, channels: 3 | 4, seed: number): RawImage {
+    const data = Uint8Array.from({ length: width * height * channels }, (_, i) => (i * 37 + seed * 101) % 256);
+    return { width, height, channels, data };
+  }
+
+  it('mirrors the flagged images exactly as tf.reverse along the width does, read right to left at the input size', async () => {
+    const spec = caffeBgr(); // 150x150
+    const images = [noise(150, 150, 3, 1), noise(150, 150, 4, 2), noise(150, 150, 3, 3)];
+    const plain = preprocessImages(images, spec);
+    const reversed = tf.reverse(plain, 2);
+    const some = preprocessImages(images, spec, [true, false, true]);
+    const all = preprocessImages(images, spec, true);
+    const [p, r, s, a] = await Promise.all([plain.data(), reversed.data(), some.data(), all.data()]);
+    const per = 150 * 150 * 3;
+    expect(Array.from(a)).toEqual(Array.from(r));
+    expect(Array.from(s.subarray(0, per))).toEqual(Array.from(r.subarray(0, per)));
+    expect(Array.from(s.subarray(per, 2 * per))).toEqual(Array.from(p.subarray(per, 2 * per)));
+    expect(Array.from(s.subarray(2 * per))).toEqual(Array.from(r.subarray(2 * per)));
+    expect(Array.from(await preprocessImages(images, spec, [false, false, false]).data())).toEqual(Array.from(p));
+    tf.dispose([plain, reversed, some, all]);
+  });
+
+  it('mirrors after resizing when images are not at the input size, and refuses flags of another count', async () => {
+    const spec = torchvisionNorm(16);
+    const images = [noise(20, 12, 3, 4), noise(16, 16, 3, 5)];
+    const plain = preprocessImages(images, spec);
+    const some = preprocessImages(images, spec, [false, true]);
+    const expected = tf.concat([tf.slice(plain, [0, 0, 0, 0], [1, -1, -1, -1]), tf.reverse(tf.slice(plain, [1, 0, 0, 0], [1, -1, -1, -1]), 2)]);
+    expect(Array.from(await some.data())).toEqual(Array.from(await expected.data()));
+    expect(() => preprocessImages(images, spec, [true])).toThrow(/1 mirror flags for 2 images/);
+    tf.dispose([plain, some, expected]);
+  });
+});

@@ -20,22 +20,9 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   });
 }
 
-/** Mirrors the images of a batch whose flag is set: `x·(1-m) + reverse(x)·m`. */
-function flipSome(x: tf.Tensor4D, flips: readonly boolean[]): tf.Tensor4D {
-  if (!flips.some(Boolean)) return x;
-  return tf.tidy(() => {
-    const m = tf.tensor4d(flips.map((f) => (f ? 1 : 0)), [flips.length, 1, 1, 1]);
-    return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(tf.reverse(x, 2), m)) as tf.Tensor4D;
-  });
-}
-
 /** A batch's model input: preprocessed pixels, mirrored where `flips` says. */
 export function prepareInput(model: ClassifierModel, images: readonly RawImage[], flips: readonly boolean[] | null): tf.Tensor4D {
-  const x = preprocessImages(images, model.preprocessing);
-  if (!flips) return x;
-  const y = flipSome(x, flips);
-  if (y !== x) x.dispose();
-  return y;
+  return preprocessImages(images, model.preprocessing, flips ?? false);
 }
 
 /** What a step hands the optimiser: gradients by variable name (the caller disposes them), the batch's mean loss, correct predictions. */

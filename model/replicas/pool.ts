@@ -129,9 +129,10 @@ export async function startReplicaPool(model: ClassifierModel, count: number, sp
     get ready() {
       return idlest() !== undefined;
     },
-    async run(pixels, shape, plain, flip) {
+    async run(images, plain, flip) {
       onWork?.('features');
-      const m = await (idlest() ?? replicas[0]!).ask<Features>({ type: 'features', pixels, shape: [...shape], plain, flip }, [pixels.buffer as ArrayBuffer]);
+      // Copied, not moved: the images are a quarter of the normalised pixels' size, and their buffers may be shared.
+      const m = await (idlest() ?? replicas[0]!).ask<Features>({ type: 'features', images: [...images], plain, flip }, []);
       return { shape: m.shape, plain: m.plain, flipped: m.flipped };
     },
     async gradients(index, part) {

@@ -31,7 +31,7 @@ export interface PartResult {
   hits: number;
 }
 
-/** Backbone features of a preprocessed batch: plain and/or of the mirrored images. */
+/** Backbone features of a batch: plain and/or of the mirrored images. */
 export interface Features {
   shape: number[];
   plain: Float32Array | null;
@@ -40,7 +40,7 @@ export interface Features {
 
 export type ReplicaRequest =
   | { type: 'setup'; setup: ReplicaSetup }
-  | { type: 'features'; id: number; pixels: Float32Array; shape: number[]; plain: boolean; flip: boolean }
+  | { type: 'features'; id: number; images: RawImage[]; plain: boolean; flip: boolean }
   | ({ type: 'gradients'; id: number } & GradientPart);
 
 /** `id` -1: the setup failed. */

@@ -3,6 +3,7 @@
  * then answers feature and gradient requests one at a time, in order. See ./protocol.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { backboneFeatures } from '../feature-cache';
 import { ClassifierModel } from '../model';
 import { partGradients, prepareInput } from '../train-step';
 import type { GradientPart, ReplicaPort, ReplicaRequest, ReplicaResponse } from './protocol';
@@ -21,10 +22,7 @@ async function readOwn(t: tf.Tensor): Promise<Float32Array> {
 }
 
 async function features(model: ClassifierModel, r: Extract<ReplicaRequest, { type: 'features' }>): Promise<Answer> {
-  const x = tf.tensor4d(r.pixels, r.shape as [number, number, number, number]);
-  const f = r.plain ? model.backbone(x) : null;
-  const ff = r.flip ? tf.tidy(() => model.backbone(tf.reverse(x, 2))) : null;
-  x.dispose();
+  const { f, ff } = backboneFeatures(model, r.images, r.plain, r.flip);
   const shape = (f ?? ff)!.shape.slice(1);
   const plain = f ? await readOwn(f) : null;
   const flipped = ff ? await readOwn(ff) : null;

@@ -35,7 +35,7 @@ test('a head-only search: trial table and charts, a reload mid-study continues w
   // Watched in the page (every frame), so the reload comes while that trial runs.
   await page.waitForFunction(() => {
     const rows = document.querySelectorAll('[data-testid="trials"] tbody tr');
-    const states = [...rows].map((r) => r.getAttribute('data-state'));
+    const states = Array.from(rows, (r) => r.getAttribute('data-state'));
     return states.includes('complete') && states.includes('running');
   }, undefined, { timeout: 180_000, polling: 'raf' });
   const before = await completeTrials(page);
