@@ -212,8 +212,8 @@ const pixelScratch = new Scratch();
  */
 export function preprocessImages(images: readonly RawImage[], spec: PreprocessSpec, mirror: boolean | readonly boolean[] = false): tf.Tensor4D {
   if (images.length === 0) throw new Error('preprocessImages needs at least one image');
-  if (Array.isArray(mirror) && mirror.length !== images.length) throw new RangeError(`${mirror.length} mirror flags for ${images.length} images`);
-  const flags = mirror === false ? null : mirror === true ? images.map(() => true) : (mirror as readonly boolean[]).some(Boolean) ? (mirror as readonly boolean[]) : null;
+  if (typeof mirror !== 'boolean' && mirror.length !== images.length) throw new RangeError(`${mirror.length} mirror flags for ${images.length} images`);
+  const flags = typeof mirror === 'boolean' ? (mirror ? images.map(() => true) : null) : mirror.some(Boolean) ? mirror : null;
   const [h, w] = spec.inputSize;
   if (atInputSize(images, spec)) return tf.tensor4d(normaliseAtInputSize(images, spec, pixelScratch.take(images.length * h * w * 3), flags), [images.length, h, w, 3]);
   return tf.tidy(() => {
